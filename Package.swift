@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-ocean",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ocean", targets: ["ocean"]),
+        .library(name: "EventHTTP", targets: ["EventHTTP"]),
+        .library(name: "OceanServer", targets: ["OceanServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // System library: libevent's evhttp (Debian: libevent-dev; `make` installs it when missing).
+        .systemLibrary(
+            name: "CLibevent",
+            providers: [.apt(["libevent-dev"])]
+        ),
+
+        // The HTTP server on evhttp: loop threads, router, requests and replies from any thread.
+        .target(
+            name: "EventHTTP",
+            dependencies: [
+                "CLibevent",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // The service: routes, readiness, lifecycle.
+        .target(
+            name: "OceanServer",
+            dependencies: [
+                "EventHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // The command-line entry point: `ocean serve`, ...
+        .executableTarget(
+            name: "ocean",
+            dependencies: [
+                "OceanServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // Test support: a small blocking HTTP/1.1 client on raw sockets, so tests can send exactly
+        // the bytes a careless or hostile client would.
+        .target(
+            name: "HTTPTestSupport",
+            path: "Tests/HTTPTestSupport",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "EventHTTPTests",
+            dependencies: ["EventHTTP", "HTTPTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "OceanServerTests",
+            dependencies: [
+                "OceanServer",
+                "HTTPTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

@@ -1,0 +1,63 @@
+#ifndef SWIFT_OCEAN_CLIBEVENT_SHIM_H
+#define SWIFT_OCEAN_CLIBEVENT_SHIM_H
+
+// These system headers must come before any event2/ header: event-config.h defines _GNU_SOURCE,
+// and a clean build then sees two different definitions of fd_set (NOTES.md).
+#include <sys/types.h>
+#include <sys/time.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <event2/http.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+// Function-like macros and variadics do not import into Swift: small inline shims instead.
+
+/// A persistent user event: fired only by `event_active`, never by a file descriptor or timer.
+static inline struct event *swift_ocean_user_event_new(struct event_base *base,
+                                                       event_callback_fn callback, void *arg) {
+    return event_new(base, -1, EV_PERSIST, callback, arg);
+}
+
+/// Wakes a user event from any thread (requires `evthread_use_pthreads` before the base exists).
+static inline void swift_ocean_user_event_fire(struct event *ev) {
+    event_active(ev, EV_READ, 0);
+}
+
+/// A one-shot timer event.
+static inline struct event *swift_ocean_timer_new(struct event_base *base,
+                                                  event_callback_fn callback, void *arg) {
+    return event_new(base, -1, 0, callback, arg);
+}
+
+static inline int swift_ocean_timer_add_ms(struct event *ev, long milliseconds) {
+    struct timeval tv;
+    tv.tv_sec = milliseconds / 1000;
+    tv.tv_usec = (milliseconds % 1000) * 1000;
+    return event_add(ev, &tv);
+}
+
+/// Walks a header list (the queue macros do not import).
+static inline struct evkeyval *swift_ocean_headers_first(struct evkeyvalq *headers) {
+    return headers->tqh_first;
+}
+
+static inline struct evkeyval *swift_ocean_headers_next(struct evkeyval *header) {
+    return header->next.tqe_next;
+}
+
+/// Ignores SIGPIPE: a client that closes early must not kill the process.
+static inline void swift_ocean_ignore_sigpipe(void) {
+    signal(SIGPIPE, SIG_IGN);
+}
+
+#endif

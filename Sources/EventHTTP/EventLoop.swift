@@ -1,0 +1,168 @@
+import CLibevent
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What every loop of one server shares: immutable, so any thread may read it.
+struct ServerContext: Sendable {
+    let configuration: HTTPServerConfiguration
+    let router: Router
+    let logger: Logger
+    /// Largest body evhttp reads at all; routes check their own (smaller) limits after routing.
+    let connectionBodyLimit: Int
+}
+
+/// One event-loop thread with its own `event_base` and `evhttp`.
+///
+/// The thread creates, uses and frees every libevent object itself; other threads reach it only
+/// through `execute`, which queues a job and wakes the loop with `event_active` (thread-safe once
+/// `evthread_use_pthreads` has run). This is how a task completes a request: it queues the reply.
+final class EventLoop: Sendable {
+    typealias Job = @Sendable (LoopContext) -> Void
+
+    private struct Mailbox {
+        var jobs: [Job] = []
+        var wakeEvent: OpaquePointer?
+        var closed = false
+        var stopped: CheckedContinuation<Void, Never>?
+    }
+
+    let index: Int
+    private let mailbox = Locked(Mailbox())
+
+    private init(index: Int) {
+        self.index = index
+    }
+
+    /// Starts a loop thread bound to `port` (0: any free port) and returns it with the bound port.
+    static func start(index: Int, port: Int, server: ServerContext) async throws -> (EventLoop, Int) {
+        let loop = EventLoop(index: index)
+        let boundPort = try await withCheckedThrowingContinuation { (startup: CheckedContinuation<Int, any Error>) in
+            let start = Unmanaged.passRetained(LoopThreadStart(loop: loop, port: port, server: server, startup: startup))
+            var thread = pthread_t()
+            let created = pthread_create(&thread, nil, { argument in
+                let start = Unmanaged<LoopThreadStart>.fromOpaque(argument!).takeRetainedValue()
+                start.loop.runOnLoopThread(port: start.port, server: start.server, startup: start.startup)
+                return nil
+            }, start.toOpaque())
+            if created != 0 {
+                start.release()
+                startup.resume(throwing: HTTPServerError.libeventFailed("cannot start a loop thread: error \(created)"))
+            } else {
+                pthread_detach(thread)
+            }
+        }
+        return (loop, boundPort)
+    }
+
+    /// Queues `job` for the loop thread. Returns false once the loop has stopped (the job is dropped).
+    @discardableResult
+    func execute(_ job: @escaping Job) -> Bool {
+        mailbox.withLock { box in
+            guard !box.closed, let wake = box.wakeEvent else { return false }
+            let wasEmpty = box.jobs.isEmpty
+            box.jobs.append(job)
+            // One wake-up drains the whole queue: fire only for the first job queued since the last drain.
+            if wasEmpty { swift_ocean_user_event_fire(wake) }
+            return true
+        }
+    }
+
+    /// Runs `body` on the loop thread and returns its result; `nil` when the loop has stopped.
+    func submit<Result: Sendable>(_ body: @escaping @Sendable (LoopContext) -> Result) async -> Result? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result?, Never>) in
+            let queued = execute { context in continuation.resume(returning: body(context)) }
+            if !queued { continuation.resume(returning: nil) }
+        }
+    }
+
+    /// Waits until the loop has nothing in flight (true) or `timeout` passes (false).
+    func waitUntilDrained(timeout: Duration) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let queued = execute { context in context.addDrainWaiter(continuation, timeout: timeout) }
+            if !queued { continuation.resume(returning: true) }
+        }
+    }
+
+    /// Answers whatever is still pending, breaks the loop and waits until the thread has freed everything.
+    func stop() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyStopped = mailbox.withLock { box -> Bool in
+                if box.closed { return true }
+                box.stopped = continuation
+                return false
+            }
+            if alreadyStopped {
+                continuation.resume()
+            } else {
+                execute { context in context.breakLoop() }
+            }
+        }
+    }
+
+    /// Runs the queued jobs; called by the wake event on the loop thread.
+    fileprivate func drainMailbox(_ context: LoopContext) {
+        let jobs = mailbox.withLock { box -> [Job] in
+            let jobs = box.jobs
+            box.jobs.removeAll(keepingCapacity: true)
+            return jobs
+        }
+        for job in jobs { job(context) }
+    }
+
+    private func runOnLoopThread(port: Int, server: ServerContext, startup: CheckedContinuation<Int, any Error>) {
+        let context: LoopContext
+        do {
+            context = try LoopContext(loop: self, port: port, server: server)
+        } catch {
+            startup.resume(throwing: error)
+            return
+        }
+        let unmanagedContext = Unmanaged.passRetained(context)
+        guard let wake = swift_ocean_user_event_new(context.base, { _, _, argument in
+            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
+            context.loop.drainMailbox(context)
+        }, unmanagedContext.toOpaque()) else {
+            context.close()
+            unmanagedContext.release()
+            startup.resume(throwing: HTTPServerError.libeventFailed("cannot create the wake-up event"))
+            return
+        }
+        mailbox.withLock { $0.wakeEvent = wake }
+        startup.resume(returning: context.boundPort)
+
+        // Keep running when no event is pending (e.g. no connection and the listener already closed):
+        // only `breakLoop` ends this loop.
+        event_base_loop(context.base, EVLOOP_NO_EXIT_ON_EMPTY)
+
+        let stopped = mailbox.withLock { box -> CheckedContinuation<Void, Never>? in
+            box.closed = true
+            box.jobs.removeAll()
+            event_free(wake)
+            box.wakeEvent = nil
+            return box.stopped
+        }
+        context.close()
+        unmanagedContext.release()
+        stopped?.resume()
+    }
+}
+
+/// The arguments of a new loop thread.
+private final class LoopThreadStart: Sendable {
+    let loop: EventLoop
+    let port: Int
+    let server: ServerContext
+    let startup: CheckedContinuation<Int, any Error>
+
+    init(loop: EventLoop, port: Int, server: ServerContext, startup: CheckedContinuation<Int, any Error>) {
+        self.loop = loop
+        self.port = port
+        self.server = server
+        self.startup = startup
+    }
+}

@@ -1,0 +1,76 @@
+/// An error a handler (or the server itself) answers with: a stable machine-readable code, a
+/// human-readable message, and optional extra response headers (`Allow`, `Retry-After`, ...).
+///
+/// The code decides the status, in one place (`Code.status`), so the same kind of failure always
+/// gets the same answer. The body is `{"error":{"code":"...","message":"..."}}`.
+public struct HTTPError: Error, Sendable, CustomStringConvertible {
+    /// A machine-readable error code and the status it maps to.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Kind: String, Sendable {
+            case badRequest = "bad_request"
+            case unauthorized = "unauthorized"
+            case notFound = "not_found"
+            case methodNotAllowed = "method_not_allowed"
+            case conflict = "conflict"
+            case payloadTooLarge = "payload_too_large"
+            case unsupportedMediaType = "unsupported_media_type"
+            case internalError = "internal_error"
+            case unavailable = "unavailable"
+            case shuttingDown = "shutting_down"
+        }
+
+        private let kind: Kind
+
+        /// The code as it appears in the JSON body.
+        public var description: String { kind.rawValue }
+
+        /// The response status for this code: the one mapping from error codes to statuses.
+        public var status: HTTPStatus {
+            switch kind {
+            case .badRequest: .badRequest
+            case .unauthorized: .unauthorized
+            case .notFound: .notFound
+            case .methodNotAllowed: .methodNotAllowed
+            case .conflict: .conflict
+            case .payloadTooLarge: .payloadTooLarge
+            case .unsupportedMediaType: .unsupportedMediaType
+            case .internalError: .internalServerError
+            case .unavailable, .shuttingDown: .serviceUnavailable
+            }
+        }
+
+        /// The request is malformed: bad syntax, bad parameter, bad encoding.
+        public static let badRequest = Code(kind: .badRequest)
+        /// Credentials are missing or wrong.
+        public static let unauthorized = Code(kind: .unauthorized)
+        /// No such route or resource.
+        public static let notFound = Code(kind: .notFound)
+        /// The path exists but not for this method.
+        public static let methodNotAllowed = Code(kind: .methodNotAllowed)
+        /// The resource is in a state that forbids the request.
+        public static let conflict = Code(kind: .conflict)
+        /// The body is larger than the route accepts.
+        public static let payloadTooLarge = Code(kind: .payloadTooLarge)
+        /// The body's media type is not one the route reads.
+        public static let unsupportedMediaType = Code(kind: .unsupportedMediaType)
+        /// A failure inside the service; the message never carries internal details.
+        public static let internalError = Code(kind: .internalError)
+        /// The service cannot take the request now (not ready, queue full); retry later.
+        public static let unavailable = Code(kind: .unavailable)
+        /// The service is stopping and did not finish the request in time.
+        public static let shuttingDown = Code(kind: .shuttingDown)
+    }
+
+    public let code: Code
+    public let message: String
+    /// Extra headers sent with the error response.
+    public var headers: HTTPHeaders
+
+    public init(_ code: Code, _ message: String, headers: HTTPHeaders = HTTPHeaders()) {
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,69 @@
+import FoundationEssentials
+
+/// A reply: status, headers and body bytes. `Content-Length` and `X-Request-ID` are added by the server.
+public struct HTTPResponse: Sendable {
+    public var status: HTTPStatus
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON reply whose body is already encoded.
+    public static func json(_ status: HTTPStatus, body: [UInt8], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var headers = headers
+        headers.replace("Content-Type", with: "application/json")
+        return HTTPResponse(status: status, headers: headers, body: body)
+    }
+
+    /// A JSON reply encoding `value`.
+    public static func json(
+        _ status: HTTPStatus, _ value: some Encodable, headers: HTTPHeaders = HTTPHeaders()
+    ) throws -> HTTPResponse {
+        let data = try jsonEncoder.encode(value)
+        return json(status, body: Array(data), headers: headers)
+    }
+
+    /// The JSON error reply for `error`: `{"error":{"code":"...","message":"..."}}`.
+    public static func error(_ error: HTTPError) -> HTTPResponse {
+        var body: [UInt8] = []
+        body.reserveCapacity(48 + error.message.utf8.count)
+        body.append(contentsOf: #"{"error":{"code":"#.utf8)
+        JSONText.appendString(error.code.description, to: &body)
+        body.append(contentsOf: #","message":"#.utf8)
+        JSONText.appendString(error.message, to: &body)
+        body.append(contentsOf: "}}".utf8)
+        return json(error.code.status, body: body, headers: error.headers)
+    }
+
+    private static let jsonEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+}
+
+/// Minimal JSON text helpers for bodies written without an encoder (errors, health).
+enum JSONText {
+    /// Appends `text` as a JSON string literal, quotes included.
+    static func appendString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+            case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

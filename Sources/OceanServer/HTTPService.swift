@@ -1,0 +1,30 @@
+public import EventHTTP
+public import Logging
+public import ServiceLifecycle
+
+/// The HTTP front door as a lifecycle service.
+///
+/// `run()` binds and serves, marks the service ready, and on graceful shutdown (SIGTERM/SIGINT via the
+/// service group) marks it not ready, stops accepting, lets requests in flight finish within the
+/// server's grace period, and returns.
+public struct HTTPService: Service {
+    public let server: HTTPServer
+    private let readiness: Readiness
+    private let logger: Logger
+
+    public init(server: HTTPServer, readiness: Readiness, logger: Logger) {
+        self.server = server
+        self.readiness = readiness
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await server.start()
+        readiness.advance(to: .ready)
+        // Returns when a graceful shutdown begins; throws when the task is cancelled. Either way: stop.
+        try? await gracefulShutdown()
+        readiness.advance(to: .stopping)
+        logger.info("shutting down")
+        await server.shutdown()
+    }
+}

@@ -1,0 +1,34 @@
+public import EventHTTP
+
+/// The service's HTTP routes. `openapi.yaml` describes exactly these (a test compares the two).
+public enum OceanRoutes {
+    /// Every route, wired to its dependencies.
+    public static func make(readiness: Readiness) -> [Route] {
+        HealthRoutes(readiness: readiness).routes
+    }
+}
+
+/// `GET /health`, `/health/live` and `/health/ready`: answered on the loop thread, no allocation
+/// beyond the reply, never blocked by anything else the service is doing.
+struct HealthRoutes {
+    let readiness: Readiness
+
+    private static let liveBody = Array(#"{"status":"ok"}"#.utf8)
+    private static let readyBody = Array(#"{"status":"ready"}"#.utf8)
+
+    var routes: [Route] {
+        let live = RouteHandler.immediate { _ in HTTPResponse.json(.ok, body: HealthRoutes.liveBody) }
+        let readiness = self.readiness
+        return [
+            Route(.get, "/health", handler: live),
+            Route(.get, "/health/live", handler: live),
+            Route(.get, "/health/ready", handler: .immediate { _ in
+                let phase = readiness.current
+                guard phase == .ready else {
+                    return .error(HTTPError(.unavailable, "the service is \(phase.rawValue)", headers: ["Retry-After": "1"]))
+                }
+                return HTTPResponse.json(.ok, body: HealthRoutes.readyBody)
+            }),
+        ]
+    }
+}
