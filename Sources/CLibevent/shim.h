@@ -11,9 +11,11 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <event2/http.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
@@ -22,15 +24,31 @@
 
 // Function-like macros and variadics do not import into Swift: small inline shims instead.
 
-/// A persistent user event: fired only by `event_active`, never by a file descriptor or timer.
-static inline struct event *swift_ocean_user_event_new(struct event_base *base,
-                                                       event_callback_fn callback, void *arg) {
-    return event_new(base, -1, EV_PERSIST, callback, arg);
+/// A wake-up channel for a loop: an eventfd that other threads write to and the loop reads.
+/// (Chosen over `event_active` because that needs `evthread_use_pthreads`, which puts a lock around
+/// every libevent operation of every request; see BENCHMARKS.md.) Returns -1 on failure.
+static inline int swift_ocean_wakeup_open(void) {
+    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
-/// Wakes a user event from any thread (requires `evthread_use_pthreads` before the base exists).
-static inline void swift_ocean_user_event_fire(struct event *ev) {
-    event_active(ev, EV_READ, 0);
+/// Wakes the loop watching `fd`; safe from any thread.
+static inline void swift_ocean_wakeup_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t written = write(fd, &one, sizeof one);
+    (void)written; /* only EAGAIN can fail here, when the counter is already huge: the loop is awake anyway */
+}
+
+/// Clears pending wake-ups; on the loop thread, before draining its queue.
+static inline void swift_ocean_wakeup_reset(int fd) {
+    uint64_t value;
+    ssize_t got = read(fd, &value, sizeof value);
+    (void)got;
+}
+
+/// A persistent read event on a wake-up fd.
+static inline struct event *swift_ocean_wakeup_event_new(struct event_base *base, int fd,
+                                                         event_callback_fn callback, void *arg) {
+    return event_new(base, fd, EV_READ | EV_PERSIST, callback, arg);
 }
 
 /// A one-shot timer event.

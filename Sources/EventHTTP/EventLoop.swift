@@ -19,14 +19,16 @@ struct ServerContext: Sendable {
 /// One event-loop thread with its own `event_base` and `evhttp`.
 ///
 /// The thread creates, uses and frees every libevent object itself; other threads reach it only
-/// through `execute`, which queues a job and wakes the loop with `event_active` (thread-safe once
-/// `evthread_use_pthreads` has run). This is how a task completes a request: it queues the reply.
+/// through `execute`, which queues a job and wakes the loop through an eventfd the loop watches.
+/// This is how a task completes a request: it queues the reply. libevent itself is never called
+/// from another thread, so it runs without its own locks.
 final class EventLoop: Sendable {
     typealias Job = @Sendable (LoopContext) -> Void
 
     private struct Mailbox {
         var jobs: [Job] = []
-        var wakeEvent: OpaquePointer?
+        /// The eventfd the loop watches; -1 before start and after stop.
+        var wakeFD: Int32 = -1
         var closed = false
         var stopped: CheckedContinuation<Void, Never>?
     }
@@ -63,11 +65,12 @@ final class EventLoop: Sendable {
     @discardableResult
     func execute(_ job: @escaping Job) -> Bool {
         mailbox.withLock { box in
-            guard !box.closed, let wake = box.wakeEvent else { return false }
+            guard !box.closed, box.wakeFD >= 0 else { return false }
             let wasEmpty = box.jobs.isEmpty
             box.jobs.append(job)
-            // One wake-up drains the whole queue: fire only for the first job queued since the last drain.
-            if wasEmpty { swift_ocean_user_event_fire(wake) }
+            // One wake-up drains the whole queue: signal only for the first job queued since the last
+            // drain. Under the lock, so the fd cannot be closed in between.
+            if wasEmpty { swift_ocean_wakeup_signal(box.wakeFD) }
             return true
         }
     }
@@ -107,6 +110,7 @@ final class EventLoop: Sendable {
     /// Runs the queued jobs; called by the wake event on the loop thread.
     fileprivate func drainMailbox(_ context: LoopContext) {
         let jobs = mailbox.withLock { box -> [Job] in
+            swift_ocean_wakeup_reset(box.wakeFD)
             let jobs = box.jobs
             box.jobs.removeAll(keepingCapacity: true)
             return jobs
@@ -123,16 +127,19 @@ final class EventLoop: Sendable {
             return
         }
         let unmanagedContext = Unmanaged.passRetained(context)
-        guard let wake = swift_ocean_user_event_new(context.base, { _, _, argument in
+        let wakeFD = swift_ocean_wakeup_open()
+        let wake = wakeFD < 0 ? nil : swift_ocean_wakeup_event_new(context.base, wakeFD, { _, _, argument in
             let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
             context.loop.drainMailbox(context)
-        }, unmanagedContext.toOpaque()) else {
+        }, unmanagedContext.toOpaque())
+        guard let wake, event_add(wake, nil) == 0 else {
+            if wakeFD >= 0 { Glibc.close(wakeFD) }
             context.close()
             unmanagedContext.release()
-            startup.resume(throwing: HTTPServerError.libeventFailed("cannot create the wake-up event"))
+            startup.resume(throwing: HTTPServerError.libeventFailed("cannot create the loop's wake-up event"))
             return
         }
-        mailbox.withLock { $0.wakeEvent = wake }
+        mailbox.withLock { $0.wakeFD = wakeFD }
         startup.resume(returning: context.boundPort)
 
         // Keep running when no event is pending (e.g. no connection and the listener already closed):
@@ -143,7 +150,8 @@ final class EventLoop: Sendable {
             box.closed = true
             box.jobs.removeAll()
             event_free(wake)
-            box.wakeEvent = nil
+            Glibc.close(box.wakeFD)
+            box.wakeFD = -1
             return box.stopped
         }
         context.close()

@@ -115,8 +115,6 @@ public final class HTTPServer: Sendable {
 /// Process-wide libevent set-up, done once before the first `event_base` exists.
 enum LibeventRuntime {
     private static let prepared: Void = {
-        // Lets `event_active` wake a loop from another thread.
-        evthread_use_pthreads()
         // A client that closes early must not kill the process.
         swift_ocean_ignore_sigpipe()
     }()

@@ -49,14 +49,15 @@ public struct Router: Sendable {
     }
 
     private let compiled: [CompiledRoute]
-    /// Routes without parameters, by exact path: the common case costs one dictionary lookup.
-    private let literalRoutes: [String: [HTTPMethod: Route]]
+    /// Routes without parameters: the common case is a short scan of string comparisons (cheaper
+    /// than hashing the path for the dozen routes a service has).
+    private let literalRoutes: [(path: String, method: HTTPMethod, route: Route)]
 
     /// Builds a router. A malformed pattern or two routes with the same method and pattern are
     /// programming errors and stop the process with a message naming them.
     public init(_ routes: [Route]) {
         var compiled: [CompiledRoute] = []
-        var literal: [String: [HTTPMethod: Route]] = [:]
+        var literal: [(path: String, method: HTTPMethod, route: Route)] = []
         var seen = Set<String>()
         for route in routes {
             let key = "\(route.method.rawValue) \(route.pattern)"
@@ -64,7 +65,7 @@ public struct Router: Sendable {
             let segments = Router.compile(route.pattern)
             compiled.append(CompiledRoute(route: route, segments: segments))
             if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
-                literal[route.pattern, default: [:]][route.method] = route
+                literal.append((path: route.pattern, method: route.method, route: route))
             }
         }
         self.compiled = compiled
@@ -84,10 +85,8 @@ public struct Router: Sendable {
     func match(_ method: HTTPMethod, path: String) -> Match {
         // HEAD is answered by GET routes (evhttp leaves the body out).
         let lookup: HTTPMethod = method == .head ? .get : method
-        if let byMethod = literalRoutes[path] {
-            if let route = byMethod[lookup] ?? byMethod[method] {
-                return .found(route, parameters: [:])
-            }
+        for literal in literalRoutes where literal.path == path && (literal.method == lookup || literal.method == method) {
+            return .found(literal.route, parameters: [:])
         }
         guard path.utf8.first == UInt8(ascii: "/") else { return .notFound }
         let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()

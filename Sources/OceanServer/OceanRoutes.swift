@@ -13,11 +13,12 @@ public enum OceanRoutes {
 struct HealthRoutes {
     let readiness: Readiness
 
-    private static let liveBody = Array(#"{"status":"ok"}"#.utf8)
-    private static let readyBody = Array(#"{"status":"ready"}"#.utf8)
+    // Built once: answering a probe only retains them.
+    private static let liveResponse = HTTPResponse.json(.ok, body: Array(#"{"status":"ok"}"#.utf8))
+    private static let readyResponse = HTTPResponse.json(.ok, body: Array(#"{"status":"ready"}"#.utf8))
 
     var routes: [Route] {
-        let live = RouteHandler.immediate { _ in HTTPResponse.json(.ok, body: HealthRoutes.liveBody) }
+        let live = RouteHandler.immediate { _ in HealthRoutes.liveResponse }
         let readiness = self.readiness
         return [
             Route(.get, "/health", handler: live),
@@ -27,7 +28,7 @@ struct HealthRoutes {
                 guard phase == .ready else {
                     return .error(HTTPError(.unavailable, "the service is \(phase.rawValue)", headers: ["Retry-After": "1"]))
                 }
-                return HTTPResponse.json(.ok, body: HealthRoutes.readyBody)
+                return HealthRoutes.readyResponse
             }),
         ]
     }
