@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "ocean", targets: ["ocean"]),
         .library(name: "EventHTTP", targets: ["EventHTTP"]),
+        .library(name: "JQ", targets: ["JQ"]),
         .library(name: "OceanServer", targets: ["OceanServer"]),
     ],
     dependencies: [
@@ -25,6 +26,19 @@ let package = Package(
         .systemLibrary(
             name: "CLibevent",
             providers: [.apt(["libevent-dev"])]
+        ),
+
+        // System library: libjq 1.6 (Debian: libjq-dev).
+        .systemLibrary(
+            name: "CJQ",
+            providers: [.apt(["libjq-dev"])]
+        ),
+
+        // jq from Swift: compiled programs, owned values, Ocean's dialect on libjq 1.6.
+        .target(
+            name: "JQ",
+            dependencies: ["CJQ"],
+            swiftSettings: strictSwift
         ),
 
         // The HTTP server on evhttp: loop threads, router, requests and replies from any thread.
@@ -70,6 +84,11 @@ let package = Package(
         .testTarget(
             name: "EventHTTPTests",
             dependencies: ["EventHTTP", "HTTPTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "JQTests",
+            dependencies: ["JQ"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,0 +1,35 @@
+/// A jq failure: a compile error, a runtime error, bad JSON input, or an expression that is not jq.
+public struct JQError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Kind: String, Sendable {
+            case compile = "jq_compile_error"
+            case runtime = "jq_runtime_error"
+            case invalidJSON = "invalid_json"
+            case notJQ = "not_jq"
+        }
+
+        private let kind: Kind
+        public var description: String { kind.rawValue }
+
+        /// The program does not compile (syntax error, unknown function).
+        public static let compile = Code(kind: .compile)
+        /// The program raised an error on an input.
+        public static let runtime = Code(kind: .runtime)
+        /// The input is not valid JSON (or not valid UTF-8).
+        public static let invalidJSON = Code(kind: .invalidJSON)
+        /// The text is not a jq expression at all (for example GitLab's `file://README.md`).
+        public static let notJQ = Code(kind: .notJQ)
+    }
+
+    public let code: Code
+    /// jq's own message, without the `jq: error:` prefix and with lines counted in the user's text.
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
