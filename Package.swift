@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ocean", targets: ["ocean"]),
         .library(name: "EventHTTP", targets: ["EventHTTP"]),
         .library(name: "JQ", targets: ["JQ"]),
+        .library(name: "Ocean", targets: ["Ocean"]),
         .library(name: "OceanServer", targets: ["OceanServer"]),
     ],
     dependencies: [
@@ -28,6 +29,12 @@ let package = Package(
             providers: [.apt(["libevent-dev"])]
         ),
 
+        // The project's one lock type, for small state shared between threads.
+        .target(
+            name: "SharedState",
+            swiftSettings: strictSwift
+        ),
+
         // System library: libjq 1.6 (Debian: libjq-dev).
         .systemLibrary(
             name: "CJQ",
@@ -41,11 +48,24 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // The framework: mapping (port app config, jq), and later the coordinator, jobs and sinks.
+        .target(
+            name: "Ocean",
+            dependencies: [
+                "JQ",
+                "SharedState",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // The HTTP server on evhttp: loop threads, router, requests and replies from any thread.
         .target(
             name: "EventHTTP",
             dependencies: [
                 "CLibevent",
+                "SharedState",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -56,6 +76,7 @@ let package = Package(
             name: "OceanServer",
             dependencies: [
                 "EventHTTP",
+                "SharedState",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -67,6 +88,8 @@ let package = Package(
             name: "ocean",
             dependencies: [
                 "OceanServer",
+                "Ocean",
+                "JQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,6 +112,11 @@ let package = Package(
         .testTarget(
             name: "JQTests",
             dependencies: ["JQ"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "OceanTests",
+            dependencies: ["Ocean", "JQ"],
             swiftSettings: strictSwift
         ),
         .testTarget(

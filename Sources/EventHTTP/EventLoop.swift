@@ -1,3 +1,4 @@
+import SharedState
 import CLibevent
 import Logging
 

@@ -1,3 +1,4 @@
+import SharedState
 import CLibevent
 public import Logging
 

@@ -92,7 +92,7 @@ public final class JQProgram {
     }
 
     /// Text that looks like a mapping value but is not jq (GitLab's `file://README.md` references).
-    static func notJQReason(_ source: String) -> String? {
+    public static func notJQReason(_ source: String) -> String? {
         let trimmed = source.drop(while: \.isWhitespace)
         if trimmed.hasPrefix("file://") {
             return "\"\(source.prefix(80))\" is a file reference (an integration's own syntax), not a jq expression"

@@ -1,4 +1,4 @@
-import EventHTTP
+import SharedState
 
 /// Whether the service should receive traffic: what `GET /health/ready` reports.
 ///

@@ -81,6 +81,12 @@ struct Environment {
         return value
     }
 
+    /// A boolean variable: true/false (also 1/0, yes/no); unset or anything else is false.
+    func flag(_ name: String) -> Bool {
+        guard let text = self[name]?.trimmingWhitespace().lowercased() else { return false }
+        return ["true", "1", "yes", "on"].contains(text)
+    }
+
     func logLevel(_ name: String) throws -> Logger.Level? {
         guard let text = self[name] else { return nil }
         let normalized = text.trimmingWhitespace().lowercased()
