@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libevent-dev libjq-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test build deps test-deps bench-http clean
+.PHONY: run test build deps test-deps bench-http bench-map clean
 
 ## Install the system libraries when their headers are missing (libevent's evhttp, libjq).
 deps:
@@ -15,9 +15,12 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
 
-## What the tests need beyond the build: the OpenAPI validator.
+## What the tests need beyond the build: the OpenAPI validator, and jq 1.8 (Python's jq package,
+## what Ocean uses) as the reference of the differential tests.
+PYTHON_TEST_PACKAGES := 'openapi-spec-validator>=0.7' 'jq==1.10.0'
 test-deps: deps
-	@python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install -q 'openapi-spec-validator>=0.7'
+	@python3 -c 'import openapi_spec_validator, importlib.metadata as m; assert m.version("jq") == "1.10.0"' 2>/dev/null \
+		|| python3 -m pip install -q --disable-pip-version-check $(PYTHON_TEST_PACKAGES)
 
 build: deps
 	$(SWIFT) build
@@ -35,6 +38,11 @@ test: test-deps
 bench-http: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
 	Benchmarks/http/run.sh $(ROUNDS) $(SECONDS_PER_ROUND)
+
+## 100,000 generated records through a standard mapping: 1 and 2 workers, and per-field evaluation
+## (Ocean's way), interleaved rounds; then 1,000,000 records for the memory check (see BENCHMARKS.md).
+bench-map: deps
+	Benchmarks/map/run.sh $(ROUNDS)
 
 clean:
 	rm -rf .build .build-*

@@ -100,13 +100,13 @@ let package = Package(
         // Test support: a small blocking HTTP/1.1 client on raw sockets, so tests can send exactly
         // the bytes a careless or hostile client would.
         .target(
-            name: "HTTPTestSupport",
-            path: "Tests/HTTPTestSupport",
+            name: "TestSupport",
+            path: "Tests/TestSupport",
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "EventHTTPTests",
-            dependencies: ["EventHTTP", "HTTPTestSupport"],
+            dependencies: ["EventHTTP", "TestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -120,10 +120,15 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "OceanCommandTests",
+            dependencies: ["TestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "OceanServerTests",
             dependencies: [
                 "OceanServer",
-                "HTTPTestSupport",
+                "TestSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSwift

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench-http: wrk against GET /health/live of the Swift server and of a plain C evhttp server,
 # one loop thread each, in interleaved A/B rounds; prints req/s, p50/p99 per round, medians and the
-# Swift/C ratio. Usage: run.sh [rounds] [seconds-per-round] [connections]
+# Swift/C ratio. Servers are pinned to core 0 and wrk to core 1 (when taskset exists), so the two
+# servers meet the same conditions and the rounds vary less.
+# Usage: run.sh [rounds] [seconds-per-round] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-5}; seconds=${2:-10}; connections=${3:-50}
@@ -10,9 +12,11 @@ cc -O2 -o "$out/hello-evhttp" Benchmarks/http/hello-evhttp.c -levent
 swift build -c release --product ocean >/dev/null
 swift_bin=$(swift build -c release --show-bin-path)/ocean
 c_port=18101; swift_port=18102
+server_cpu=(); client_cpu=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then server_cpu=(taskset -c 0); client_cpu=(taskset -c 1); fi
 
-"$out/hello-evhttp" "$c_port" & c_pid=$!
-APPLICATION__LOG_LEVEL=warning "$swift_bin" serve --host 127.0.0.1 --port "$swift_port" & s_pid=$!
+"${server_cpu[@]}" "$out/hello-evhttp" "$c_port" & c_pid=$!
+APPLICATION__LOG_LEVEL=warning "${server_cpu[@]}" "$swift_bin" serve --host 127.0.0.1 --port "$swift_port" & s_pid=$!
 trap 'kill $c_pid $s_pid 2>/dev/null; wait 2>/dev/null' EXIT
 for port in $c_port $swift_port; do
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health/live" >/dev/null && break; sleep 0.1; done
@@ -21,7 +25,7 @@ done
 # wrk --latency prints "Requests/sec: N" and the 50%/99% latency lines.
 measure() { # name port
   local text rps p50 p99
-  text=$(wrk -t1 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$2/health/live")
+  text=$("${client_cpu[@]}" wrk -t1 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$2/health/live")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$text")
   p50=$(awk '$1=="50%" {print $2}' <<<"$text")
   p99=$(awk '$1=="99%" {print $2}' <<<"$text")
@@ -29,8 +33,8 @@ measure() { # name port
   echo "$rps"
 }
 c_rates=(); s_rates=()
-wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$c_port/health/live" >/dev/null      # warm-up
-wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$swift_port/health/live" >/dev/null
+"${client_cpu[@]}" wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$c_port/health/live" >/dev/null      # warm-up
+"${client_cpu[@]}" wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$swift_port/health/live" >/dev/null
 for round in $(seq "$rounds"); do
   if (( round % 2 )); then
     c_rates+=("$(measure C $c_port)"); s_rates+=("$(measure Swift $swift_port)")

@@ -1,6 +1,6 @@
 import EventHTTP
 import Foundation
-import HTTPTestSupport
+import TestSupport
 import Testing
 
 @Suite("HTTP server on evhttp, over real sockets")

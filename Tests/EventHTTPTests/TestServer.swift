@@ -1,6 +1,6 @@
 import EventHTTP
 import Foundation
-import HTTPTestSupport
+import TestSupport
 import Logging
 
 /// Starts a real server on an ephemeral loopback port, runs `body`, and shuts the server down.

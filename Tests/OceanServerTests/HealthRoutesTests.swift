@@ -1,5 +1,5 @@
 import EventHTTP
-import HTTPTestSupport
+import TestSupport
 import Logging
 import OceanServer
 import Testing

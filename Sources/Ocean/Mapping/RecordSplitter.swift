@@ -24,7 +24,7 @@ public struct RecordBatch: Sendable {
 /// records (`[{...}, {...}]`) or newline-delimited JSON (one record a line), told apart by the first
 /// non-blank byte. Memory stays at one batch plus one partial record, whatever the input size.
 public struct RecordSplitter {
-    private enum Mode { case undecided, lines, array, arrayDone }
+    private enum Mode { case undecided, lines, array, arrayDone, ignoringRest }
 
     private var mode = Mode.undecided
     private var buffer: [UInt8] = []
@@ -66,12 +66,17 @@ public struct RecordSplitter {
                 if !line.isEmpty { emit(line, into: &batches) }
             }
         case .array:
-            if let start = recordStart, !trimmed(buffer[start...]).isEmpty {
-                report("the input ends inside this record (the array is not closed)", into: &batches)
-            } else {
+            let rest = recordStart.map { trimmed(buffer[$0...]) } ?? []
+            if rest.isEmpty {
                 report("the input ends before the array's closing ]", into: &batches, consumesIndex: false)
+            } else if depth == 1 && !inString {
+                // The last element is whole; only the closing bracket is missing.
+                emit(rest, into: &batches)
+                report("the input ends before the array's closing ]", into: &batches, consumesIndex: false)
+            } else {
+                report("the input ends inside this record (the array is not closed)", into: &batches)
             }
-        case .undecided, .arrayDone:
+        case .undecided, .arrayDone, .ignoringRest:
             break
         }
         buffer.removeAll()
@@ -110,12 +115,12 @@ public struct RecordSplitter {
                 scanArray(into: &batches)
             case .arrayDone:
                 if !isBlank(buffer[scanned]) {
-                    report("unexpected data after the closing ] of the array", into: &batches, consumesIndex: false)
-                    buffer.removeAll()
-                    scanned = 0
-                    return
+                    report("unexpected data after the closing ] of the array (ignored)", into: &batches, consumesIndex: false)
+                    mode = .ignoringRest
                 }
                 scanned += 1
+            case .ignoringRest:
+                scanned = buffer.count
             }
         }
     }
@@ -194,7 +199,7 @@ public struct RecordSplitter {
         switch mode {
         case .array: keepFrom = recordStart ?? scanned
         case .lines: keepFrom = scanned
-        case .undecided, .arrayDone: keepFrom = scanned
+        case .undecided, .arrayDone, .ignoringRest: keepFrom = scanned
         }
         guard keepFrom > 0 else { return }
         buffer.removeFirst(keepFrom)

@@ -1,0 +1,156 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child that exits before reading its stdin must not kill the test process.
+private let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+/// A child `ocean` process with its combined output collected.
+public final class OceanProcess: @unchecked Sendable {
+    public let process = Process()
+    private let collected = OutputBuffer()
+
+    /// Starts `ocean` with `arguments`; `input`, when given, is written to its stdin, which is then closed.
+    public static func start(_ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil) throws -> OceanProcess {
+        ignoreSIGPIPE
+        let service = OceanProcess()
+        let binary = try OceanProcess.binary()
+        service.process.executableURL = binary
+        service.process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        for key in env.keys where key.hasPrefix("APPLICATION__") || key.hasPrefix("OCEAN__") { env[key] = nil }
+        env.merge(environment) { $1 }
+        service.process.environment = env
+        let pipe = Pipe()
+        service.process.standardOutput = pipe
+        service.process.standardError = pipe
+        let collected = service.collected
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { collected.append(data) }
+        }
+        let stdin = Pipe()
+        if input != nil { service.process.standardInput = stdin }
+        try service.process.run()
+        if let input {
+            let handle = stdin.fileHandleForWriting
+            DispatchQueue.global().async {
+                try? handle.write(contentsOf: Data(input))
+                try? handle.close()
+            }
+        }
+        return service
+    }
+
+    /// The `ocean` binary next to the test bundle (`make test` builds it first).
+    public static func binary() throws -> URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("ocean")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let fallback = root.appendingPathComponent(".build/debug/ocean")
+        if FileManager.default.isExecutableFile(atPath: fallback.path) { return fallback }
+        throw TestHTTPError("the ocean binary was not found; run `swift build` (or `make test`) first")
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    public var output: String { collected.text }
+
+    /// Runs `ocean` to completion and returns its exit status, stdout and stderr, separately.
+    public static func run(
+        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        ignoreSIGPIPE
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        for key in env.keys where key.hasPrefix("APPLICATION__") || key.hasPrefix("OCEAN__") { env[key] = nil }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        let writer = stdin.fileHandleForWriting
+        DispatchQueue.global().async {
+            if let input { try? writer.write(contentsOf: Data(input)) }
+            try? writer.close()
+        }
+        // Both pipes are drained at once, so a chatty child never blocks on a full pipe.
+        let errors = OutputBuffer()
+        let errorsRead = DispatchSemaphore(value: 0)
+        let errorHandle = stderr.fileHandleForReading
+        DispatchQueue.global().async {
+            errors.append(errorHandle.readDataToEndOfFile())
+            errorsRead.signal()
+        }
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        errorsRead.wait()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), errors.text)
+    }
+
+    /// The port from the "http server listening" log line.
+    public func port(within timeout: Duration = .seconds(30)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let range = output.range(of: #"http\.port=(\d+)"#, options: .regularExpression) {
+                return Int(output[range].dropFirst("http.port=".count))!
+            }
+            guard process.isRunning else { throw TestHTTPError("ocean exited early: \(output)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.terminate()
+        throw TestHTTPError("ocean did not report its port: \(output)")
+    }
+
+    public func exitStatus(within timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw TestHTTPError("ocean did not exit in time: \(output)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(50))  // the last output
+        return process.terminationStatus
+    }
+}
+
+final class OutputBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+}
+
+public enum TestPort {
+    /// A port that was free a moment ago (bind to 0, read it, close).
+    public static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else { throw TestHTTPError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
