@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventHTTPTests",
-            dependencies: ["EventHTTP", "TestSupport"],
+            dependencies: ["EventHTTP", "SharedState", "TestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

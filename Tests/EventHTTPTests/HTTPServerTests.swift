@@ -1,4 +1,5 @@
 import EventHTTP
+import SharedState
 import Foundation
 import TestSupport
 import Testing
@@ -204,16 +205,19 @@ struct HTTPServerTests {
 
     @Test("shutdown with 50 slow requests in flight answers all 50, then refuses connections")
     func gracefulShutdown() async throws {
-        try await withServer(TestRoutes.all) { server, port in
+        // The handlers count themselves in, so shutdown starts only once all 50 are in flight (a
+        // connection still in the kernel's accept queue at shutdown is not in flight, and is reset).
+        let slow = CountedRoute(milliseconds: 500)
+        try await withServer(TestRoutes.all + [slow.route]) { server, port in
             let answers = Task {
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     for _ in 0..<50 {
-                        group.addTask { try await fetch(port: port, "GET", "/slow?ms=500").status }
+                        group.addTask { try await fetch(port: port, "GET", "/counted-slow").status }
                     }
                     return try await group.reduce(into: [Int]()) { $0.append($1) }
                 }
             }
-            try await Task.sleep(for: .milliseconds(200))  // all 50 are in their handlers by now
+            try await slow.waitUntilEntered(50)
             await server.shutdown()
             let statuses = try await answers.value
             #expect(statuses == Array(repeating: 200, count: 50))
@@ -223,9 +227,10 @@ struct HTTPServerTests {
 
     @Test("a handler still running at the end of the grace period is answered 503")
     func shutdownDeadline() async throws {
-        try await withServer(TestRoutes.all, configure: { $0.shutdownGracePeriod = .milliseconds(300) }) { server, port in
-            let hanging = Task { try await fetch(port: port, "GET", "/hang") }
-            try await Task.sleep(for: .milliseconds(100))
+        let hang = CountedRoute(milliseconds: 600_000)
+        try await withServer(TestRoutes.all + [hang.route], configure: { $0.shutdownGracePeriod = .milliseconds(300) }) { server, port in
+            let hanging = Task { try await fetch(port: port, "GET", "/counted-slow") }
+            try await hang.waitUntilEntered(1)
             let started = ContinuousClock.now
             await server.shutdown()
             #expect(ContinuousClock.now - started < .seconds(5))
@@ -237,13 +242,14 @@ struct HTTPServerTests {
 
     @Test("keep-alive connections get Connection: close while draining")
     func drainingClosesConnections() async throws {
-        try await withServer(TestRoutes.all, configure: { $0.shutdownGracePeriod = .seconds(5) }) { server, port in
+        let slowRoute = CountedRoute(milliseconds: 800)
+        try await withServer(TestRoutes.all + [slowRoute.route], configure: { $0.shutdownGracePeriod = .seconds(10) }) { server, port in
             let connection = try TestHTTPConnection(port: port)
             #expect(try connection.request("GET", "/ping").status == 200)
-            let slow = Task { try await fetch(port: port, "GET", "/slow?ms=400") }
-            try await Task.sleep(for: .milliseconds(100))
+            let slow = Task { try await fetch(port: port, "GET", "/counted-slow") }
+            try await slowRoute.waitUntilEntered(1)
             let shutdown = Task { await server.shutdown() }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(100))  // draining has begun (the slow request holds it open)
             let during = try await onThread { try connection.request("GET", "/ping") }
             #expect(during.status == 200)
             #expect(during.header("Connection")?.lowercased() == "close")
@@ -278,6 +284,30 @@ struct HTTPServerTests {
             let second = HTTPServer(configuration: .init(host: "127.0.0.1", port: port), router: Router(TestRoutes.all),
                                     logger: .init(label: "t"))
             await #expect(throws: HTTPServerError.self) { try await second.start() }
+        }
+    }
+}
+
+/// A slow route that counts the requests that reached its handler, so a test can wait until they
+/// are really in flight instead of guessing with a sleep.
+struct CountedRoute {
+    let entered = Locked(0)
+    let route: Route
+
+    init(milliseconds: Int) {
+        let entered = self.entered
+        route = Route(.get, "/counted-slow", handler: .asynchronous { _ in
+            entered.withLock { $0 += 1 }
+            try? await Task.sleep(for: .milliseconds(milliseconds))
+            return .json(.ok, body: TestRoutes.ok)
+        })
+    }
+
+    func waitUntilEntered(_ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while entered.current < count {
+            guard ContinuousClock.now < deadline else { throw TestHTTPError("only \(entered.current) of \(count) requests reached the handler") }
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 }

@@ -14,7 +14,7 @@ struct JQProgramTests {
             let upper = try program.first(try JQValue.parse(#"{"name":"\#(name)"}"#))?.stringValue
             #expect(upper == name.uppercased())
         }
-        #expect(throws: JQError(.runtime, "explode input must be a string")) { try program.first(try JQValue.parse("{}")) }
+        #expect(throws: JQError(.runtime, "explode input must be a string")) { _ = try program.first(try JQValue.parse("{}")) }
     }
 
     @Test("first stops at the first output; outputs gives all of them")
@@ -122,7 +122,7 @@ struct JQValueTests {
     ])
     func badJSON(bytes: [UInt8], mentions: String) {
         do {
-            _ = try bytes.withUnsafeBytes { try JQValue.parse($0) }
+            try bytes.withUnsafeBytes { _ = try JQValue.parse($0) }
             Issue.record("parsed \(bytes)")
         } catch let error as JQError {
             #expect(error.code == .invalidJSON)
