@@ -29,9 +29,9 @@ let package = Package(
             providers: [.apt(["libevent-dev"])]
         ),
 
-        // The project's one lock type, for small state shared between threads.
+        // Small pieces every target shares: the one lock type, JSON string escaping.
         .target(
-            name: "SharedState",
+            name: "Essentials",
             swiftSettings: strictSwift
         ),
 
@@ -53,7 +53,7 @@ let package = Package(
             name: "Ocean",
             dependencies: [
                 "JQ",
-                "SharedState",
+                "Essentials",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,7 +65,7 @@ let package = Package(
             name: "EventHTTP",
             dependencies: [
                 "CLibevent",
-                "SharedState",
+                "Essentials",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -76,7 +76,7 @@ let package = Package(
             name: "OceanServer",
             dependencies: [
                 "EventHTTP",
-                "SharedState",
+                "Essentials",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventHTTPTests",
-            dependencies: ["EventHTTP", "SharedState", "TestSupport"],
+            dependencies: ["EventHTTP", "Essentials", "TestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,4 +1,4 @@
-import SharedState
+import Essentials
 import CLibevent
 public import Logging
 

@@ -1,4 +1,4 @@
-import SharedState
+import Essentials
 
 /// Whether the service should receive traffic: what `GET /health/ready` reports.
 ///

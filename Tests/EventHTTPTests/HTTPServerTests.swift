@@ -1,5 +1,5 @@
 import EventHTTP
-import SharedState
+import Essentials
 import Foundation
 import TestSupport
 import Testing

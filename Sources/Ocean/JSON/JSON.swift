@@ -1,3 +1,5 @@
+import Essentials
+
 /// A JSON value whose objects keep their keys in order (mappings are read and reported in the order
 /// the user wrote them). Used for configuration, not for records: records stay jq values.
 public enum JSON: Sendable, Hashable {
@@ -57,7 +59,7 @@ public enum JSON: Sendable, Hashable {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value): output.append(contentsOf: JSON.format(value).utf8)
-        case .string(let text): JSON.writeString(text, to: &output)
+        case .string(let text): JSONText.appendString(text, to: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
@@ -69,7 +71,7 @@ public enum JSON: Sendable, Hashable {
             output.append(UInt8(ascii: "{"))
             for (index, member) in object.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                JSON.writeString(member.key, to: &output)
+                JSONText.appendString(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 member.value.write(to: &output)
             }
@@ -82,24 +84,6 @@ public enum JSON: Sendable, Hashable {
         guard value.isFinite else { return value.isNaN ? "null" : (value > 0 ? "1.7976931348623157e+308" : "-1.7976931348623157e+308") }
         if value == value.rounded(), abs(value) < 1e17 { return String(Int64(value)) }
         return "\(value)"
-    }
-
-    static func writeString(_ text: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
-            case 0x0A: output.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: output.append(byte)
-            }
-        }
-        output.append(UInt8(ascii: "\""))
     }
 }
 

@@ -230,27 +230,26 @@ public final class EntityMapper {
         handle(output, resource: resource, recordIndex: recordIndex, into: &result)
     }
 
+    /// The fast program of a resource, compiled on first use.
     private func fastProgram(for resourceIndex: Int, into result: inout MappingResult, recordIndex: Int) -> JQProgram? {
-        if let program = fastPrograms[resourceIndex] { return program }
-        let resource = plan.resources[resourceIndex]
-        do {
-            let program = try JQProgram(resource.fastProgramSource, options: plan.options)
-            fastPrograms[resourceIndex] = program
-            return program
-        } catch {
-            result.failed += 1
-            result.report(problem(.invalidRecord, resource, recordIndex, nil, nil, "the mapping does not compile: \(error)"))
-            return nil
-        }
+        compiled(&fastPrograms, resourceIndex, \.fastProgramSource, into: &result, recordIndex: recordIndex)
     }
 
-    /// Compiled on the first record that needs it: a mapping without problems never pays for it.
+    /// The reporting program, compiled on the first record that needs it: a mapping without
+    /// problems never pays for it.
     private func reportingProgram(for resourceIndex: Int, into result: inout MappingResult, recordIndex: Int) -> JQProgram? {
-        if let program = reportingPrograms[resourceIndex] { return program }
+        compiled(&reportingPrograms, resourceIndex, \.programSource, into: &result, recordIndex: recordIndex)
+    }
+
+    private func compiled(
+        _ cache: inout [Int: JQProgram], _ resourceIndex: Int, _ source: KeyPath<ResourcePlan, String>,
+        into result: inout MappingResult, recordIndex: Int
+    ) -> JQProgram? {
+        if let program = cache[resourceIndex] { return program }
         let resource = plan.resources[resourceIndex]
         do {
-            let program = try JQProgram(resource.programSource, options: plan.options)
-            reportingPrograms[resourceIndex] = program
+            let program = try JQProgram(resource[keyPath: source], options: plan.options)
+            cache[resourceIndex] = program
             return program
         } catch {
             result.failed += 1

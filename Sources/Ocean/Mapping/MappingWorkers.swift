@@ -1,6 +1,6 @@
 import Dispatch
 import JQ
-import SharedState
+import Essentials
 
 #if canImport(Glibc)
 import Glibc
