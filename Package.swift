@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "EventHTTP", targets: ["EventHTTP"]),
         .library(name: "JQ", targets: ["JQ"]),
         .library(name: "Ocean", targets: ["Ocean"]),
+        .library(name: "OceanCatalog", targets: ["OceanCatalog"]),
         .library(name: "OceanServer", targets: ["OceanServer"]),
     ],
     dependencies: [
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // System library: libevent's evhttp (Debian: libevent-dev; `make` installs it when missing).
@@ -56,7 +59,25 @@ let package = Package(
                 "Essentials",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
+            swiftSettings: strictSwift
+        ),
+
+        // The embedded catalog: entities and job history in SQLite (GRDB, system SQLite).
+        .target(
+            name: "OceanCatalog",
+            dependencies: [
+                "Ocean",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // The integrations shipped with the project: `fake` (synthetic, deterministic) and `jsonl` (files).
+        .target(
+            name: "OceanIntegrations",
+            dependencies: ["Ocean"],
             swiftSettings: strictSwift
         ),
 
@@ -77,6 +98,9 @@ let package = Package(
             dependencies: [
                 "EventHTTP",
                 "Essentials",
+                "Ocean",
+                "OceanCatalog",
+                "OceanIntegrations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,5 +1,5 @@
 import Essentials
-import FoundationEssentials
+public import FoundationEssentials
 
 /// A reply: status, headers and body bytes. `Content-Length` and `X-Request-ID` are added by the server.
 public struct HTTPResponse: Sendable {
@@ -20,11 +20,11 @@ public struct HTTPResponse: Sendable {
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 
-    /// A JSON reply encoding `value`.
+    /// A JSON reply encoding `value` (with `encoder`, or sorted keys and unescaped slashes).
     public static func json(
-        _ status: HTTPStatus, _ value: some Encodable, headers: HTTPHeaders = HTTPHeaders()
+        _ status: HTTPStatus, _ value: some Encodable, headers: HTTPHeaders = HTTPHeaders(), encoder: JSONEncoder? = nil
     ) throws -> HTTPResponse {
-        let data = try jsonEncoder.encode(value)
+        let data = try (encoder ?? jsonEncoder).encode(value)
         return json(status, body: Array(data), headers: headers)
     }
 

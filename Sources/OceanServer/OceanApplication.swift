@@ -1,28 +1,179 @@
 public import EventHTTP
+import Foundation
 public import Logging
+public import Ocean
+public import OceanCatalog
+import OceanIntegrations
 import ServiceLifecycle
 
-/// The whole service, assembled from its settings: what `ocean serve` runs.
+/// The whole service, assembled from its settings: what `ocean serve` and `ocean resync` run.
 public struct OceanApplication: Sendable {
+    public let settings: ServiceSettings
     public let readiness = Readiness()
     public let server: HTTPServer
+    public let coordinator: ResyncCoordinator
+    public let catalog: CatalogStore
+    public let integration: OceanIntegration
+    /// The routes the server serves (for comparing with `openapi.yaml`).
+    public let routeTable: [(method: HTTPMethod, pattern: String)]
     private let logger: Logger
 
-    public init(http: HTTPServerConfiguration, logger: Logger) {
+    /// Builds everything; every problem that would stop a start is reported here, with the setting
+    /// or file to fix.
+    public init(settings: ServiceSettings, logger: Logger) throws(StartupError) {
+        self.settings = settings
         self.logger = logger
-        server = HTTPServer(
-            configuration: http,
-            router: Router(OceanRoutes.make(readiness: readiness)),
+        guard let integration = BuiltInIntegrations.make(type: settings.integrationType) else {
+            throw StartupError("OCEAN__INTEGRATION__TYPE must be one of \(BuiltInIntegrations.types.joined(separator: ", ")), got \"\(settings.integrationType.prefix(40))\"")
+        }
+        self.integration = integration
+        let mapping = try Self.loadMapping(settings: settings, integration: integration, logger: logger)
+        do {
+            catalog = try CatalogStore(path: settings.catalogPath)
+        } catch {
+            throw StartupError("\(error) (OCEAN__CATALOG__PATH)")
+        }
+        coordinator = ResyncCoordinator(
+            integration: integration, integrationConfig: settings.integrationConfig, mappingSource: FixedMapping(mapping),
+            sink: catalog, store: catalog,
+            settings: .init(integrationIdentifier: settings.integrationIdentifier,
+                            maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
+                            mappingWorkers: settings.mappingWorkers,
+                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)),
             logger: logger)
+        let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: catalog,
+                                        authorization: BearerAuthorization(token: settings.apiToken))
+        let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes))
+        routeTable = router.table
+        server = HTTPServer(configuration: settings.http, router: router, logger: logger)
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully and returns.
+    /// The mapping file given, else the integration's default; checked completely (every
+    /// expression compiled) so a broken mapping stops the start instead of every job.
+    private static func loadMapping(settings: ServiceSettings, integration: OceanIntegration, logger: Logger) throws(StartupError) -> PortAppConfig {
+        let text: String
+        let origin: String
+        if let path = settings.mappingPath {
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw StartupError("cannot read the mapping \(path) (--mapping, OCEAN__MAPPING__PATH): \(error.localizedDescription)")
+            }
+            origin = path
+        } else if let defaultMapping = integration.defaultMapping {
+            text = defaultMapping
+            origin = "the \(integration.type) integration's default mapping"
+        } else {
+            throw StartupError("the \(integration.type) integration has no default mapping: give one with --mapping (OCEAN__MAPPING__PATH)")
+        }
+        let config: PortAppConfig
+        do {
+            let parsed = try PortAppConfig.parse(text)
+            config = parsed.config
+            for warning in parsed.warnings {
+                logger.warning("mapping warning", metadata: ["mapping": "\(origin)", "warning": "\(warning)"])
+            }
+        } catch {
+            throw StartupError("the mapping (\(origin)) is invalid:\n" + error.errors.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        let issues = MappingPlan.build(config, options: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)).issues
+        guard issues.isEmpty else {
+            throw StartupError("the mapping (\(origin)) has expressions that do not compile:\n" + issues.map { "  \($0)" }.joined(separator: "\n"))
+        }
+        return config
+    }
+
+    /// Loads the job history and runs the integration's start hooks.
+    public func prepare() async throws(StartupError) {
+        do {
+            try await coordinator.start()
+        } catch {
+            throw StartupError("cannot read the job history from \(settings.catalogPath): \(error)")
+        }
+        if settings.baseURL == nil {
+            logger.info("OCEAN__BASE_URL is unset: integrations will not register webhooks")
+        }
+        do {
+            try await integration.runStartHooks(StartContext(
+                integrationConfig: settings.integrationConfig, baseURL: settings.baseURL, logger: logger))
+        } catch {
+            throw StartupError("the \(integration.type) integration failed to start: \(error)")
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
     public func run() async throws {
+        try await prepare()
+        let resync = ResyncService(coordinator: coordinator, settings: settings, logger: logger)
         let http = HTTPService(server: server, readiness: readiness, logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: [
+                .init(service: resync, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// Runs one job in-process (`ocean resync`, `OCEAN__EVENT_LISTENER__TYPE=ONCE`) and returns it
+    /// when it has finished. `progress` is called with the job about every `interval`.
+    public func runOnce(
+        _ scope: Job.Scope, progressInterval: Duration = .milliseconds(200), progress: @escaping @Sendable (Job) -> Void = { _ in }
+    ) async throws -> Job {
+        try await prepare()
+        let (job, _) = try await coordinator.request(scope, trigger: .cli)
+        let watcher = Task {
+            while !Task.isCancelled {
+                if let current = await coordinator.job(job.id) { progress(current) }
+                try? await Task.sleep(for: progressInterval)
+            }
+        }
+        let finished = await withTaskCancellationHandler {
+            await coordinator.waitUntilFinished(job.id)
+        } onCancel: {
+            Task { _ = try? await coordinator.cancel(job.id) }
+        }
+        watcher.cancel()
+        guard let finished else { throw StartupError("the job \(job.id) was lost") }
+        progress(finished)
+        return finished
+    }
+}
+
+/// Why the service could not start: a message naming what to fix.
+public struct StartupError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Resync triggers that are not HTTP: once at start, then on a schedule; cancels running jobs at
+/// shutdown.
+struct ResyncService: Service {
+    let coordinator: ResyncCoordinator
+    let settings: ServiceSettings
+    let logger: Logger
+
+    func run() async throws {
+        if settings.resyncOnStart {
+            _ = try? await coordinator.request(.allKinds, trigger: .startup)
+        }
+        if let minutes = settings.scheduledResyncIntervalMinutes {
+            let schedule = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(minutes * 60))
+                    _ = try? await coordinator.request(.allKinds, trigger: .schedule)
+                }
+            }
+            try? await gracefulShutdown()
+            schedule.cancel()
+        } else {
+            try? await gracefulShutdown()
+        }
+        logger.info("stopping resyncs")
+        await coordinator.shutdown()
     }
 }

@@ -1,10 +1,9 @@
-public import EventHTTP
+import EventHTTP
 
 /// The service's HTTP routes. `openapi.yaml` describes exactly these (a test compares the two).
-public enum OceanRoutes {
-    /// Every route, wired to its dependencies.
-    public static func make(readiness: Readiness) -> [Route] {
-        HealthRoutes(readiness: readiness).routes
+enum OceanRoutes {
+    static func make(readiness: Readiness, resync: ResyncRoutes) -> [Route] {
+        HealthRoutes(readiness: readiness).routes + resync.routes
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ocean
+import OceanServer
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import JQ
 import Ocean
+import OceanServer
 
 /// Loading a mapping file for the commands, with every problem printed where a user looks.
 enum MappingFile {
@@ -23,7 +24,14 @@ enum MappingFile {
             for problem in error.errors { StandardError.print("error: \(path): \(problem)") }
             return nil
         }
-        let options = JQDialect.Options(allowEnvironmentAccess: environment.flag("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS"))
+        let allowEnvironment: Bool
+        do {
+            allowEnvironment = try environment.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") ?? false
+        } catch {
+            StandardError.print("error: \(error)")
+            return nil
+        }
+        let options = JQDialect.Options(allowEnvironmentAccess: allowEnvironment)
         return MappingPlan.build(config, options: options)
     }
 }

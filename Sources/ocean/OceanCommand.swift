@@ -6,6 +6,6 @@ struct OceanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ocean",
         abstract: "Port integrations as one small, fast service.",
-        subcommands: [ServeCommand.self, MapCommand.self, ValidateCommand.self],
+        subcommands: [ServeCommand.self, ResyncCommand.self, MapCommand.self, ValidateCommand.self],
         defaultSubcommand: ServeCommand.self)
 }

@@ -1,17 +1,15 @@
 import ArgumentParser
 import EventHTTP
 import Logging
+import Ocean
 import OceanServer
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// `ocean serve`: runs the HTTP service until SIGTERM or SIGINT.
+/// `ocean serve`: runs the service until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the service: resync triggers, jobs, webhooks and health checks over HTTP.")
+        abstract: "Run the service: resyncs on start, on a schedule and over HTTP; jobs; health checks.",
+        discussion: "With OCEAN__EVENT_LISTENER__TYPE=ONCE it runs one resync of every kind and exits, like `ocean resync`.")
 
     @Option(help: "Address to listen on (env APPLICATION__HOST; default 0.0.0.0).")
     var host: String?
@@ -22,85 +20,68 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads sharing the port (env OCEAN__HTTP__EVENT_LOOPS; default 1).")
     var eventLoops: Int?
 
-    func run() async throws {
-        let environment = Environment.current
-        var http = HTTPServerConfiguration()
-        http.host = host ?? environment["APPLICATION__HOST"] ?? http.host
-        http.port = try port ?? environment.integer("APPLICATION__PORT") ?? http.port
-        http.eventLoops = try eventLoops ?? environment.integer("OCEAN__HTTP__EVENT_LOOPS") ?? http.eventLoops
-        http.maxBodySize = try environment.integer("OCEAN__HTTP__MAX_BODY_SIZE") ?? http.maxBodySize
-        http.maxHeadersSize = try environment.integer("OCEAN__HTTP__MAX_HEADERS_SIZE") ?? http.maxHeadersSize
-        http.connectionTimeoutSeconds = try environment.integer("OCEAN__HTTP__TIMEOUT_SECONDS")
-            ?? http.connectionTimeoutSeconds
-        if let grace = try environment.integer("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS") {
-            http.shutdownGracePeriod = .seconds(grace)
-        }
+    @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
+    var mapping: String?
 
-        let level = try environment.logLevel("APPLICATION__LOG_LEVEL") ?? .info
+    func run() async throws {
+        var settings = try CommandSettings.load()
+        if let host { settings.http.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw CommandSettings.fail("--port must be from 0 to 65535, got \(port)") }
+            settings.http.port = port
+        }
+        if let eventLoops {
+            guard (1...64).contains(eventLoops) else { throw CommandSettings.fail("--event-loops must be from 1 to 64, got \(eventLoops)") }
+            settings.http.eventLoops = eventLoops
+        }
+        if let mapping { settings.mappingPath = mapping }
+        let logger = CommandSettings.bootstrapLogging(settings)
+        let application = try CommandSettings.application(settings, logger: logger)
+        if settings.eventListener == .once {
+            try await ResyncCommand.runOnce(application, scope: .allKinds)
+            return
+        }
+        do {
+            try await application.run()
+        } catch let error as StartupError {
+            throw CommandSettings.fail(error.description)
+        } catch let error as HTTPServerError {
+            throw CommandSettings.fail(error.message)
+        }
+    }
+}
+
+/// Settings and start-up shared by the commands that run the service.
+enum CommandSettings {
+    static func load() throws -> ServiceSettings {
+        do {
+            return try ServiceSettings.load(from: .current)
+        } catch {
+            throw fail(error.errors.map(\.description).joined(separator: "\n"))
+        }
+    }
+
+    static func bootstrapLogging(_ settings: ServiceSettings) -> Logger {
+        let level = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "ocean")
+        return Logger(label: "ocean")
+    }
+
+    static func application(_ settings: ServiceSettings, logger: Logger) throws -> OceanApplication {
         do {
-            try await OceanApplication(http: http, logger: logger).run()
-        } catch let error as HTTPServerError {
-            throw ValidationError(error.message)
+            return try OceanApplication(settings: settings, logger: logger)
+        } catch {
+            throw fail(error.description)
         }
     }
-}
 
-/// The process environment, with typed reads that fail with the variable's name.
-struct Environment {
-    let values: [String: String]
-
-    static var current: Environment {
-        var values: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return Environment(values: values)
-    }
-
-    subscript(name: String) -> String? {
-        guard let value = values[name], !value.isEmpty else { return nil }
-        return value
-    }
-
-    func integer(_ name: String) throws -> Int? {
-        guard let text = self[name] else { return nil }
-        guard let value = Int(text.trimmingWhitespace()) else {
-            throw ValidationError("\(name) must be a whole number, got \"\(text.prefix(40))\"")
-        }
-        return value
-    }
-
-    /// A boolean variable: true/false (also 1/0, yes/no); unset or anything else is false.
-    func flag(_ name: String) -> Bool {
-        guard let text = self[name]?.trimmingWhitespace().lowercased() else { return false }
-        return ["true", "1", "yes", "on"].contains(text)
-    }
-
-    func logLevel(_ name: String) throws -> Logger.Level? {
-        guard let text = self[name] else { return nil }
-        let normalized = text.trimmingWhitespace().lowercased()
-        let aliases: [String: Logger.Level] = ["warn": .warning, "fatal": .critical]
-        guard let level = Logger.Level(rawValue: normalized) ?? aliases[normalized] else {
-            let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ValidationError("\(name) must be one of \(names), got \"\(text.prefix(40))\"")
-        }
-        return level
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    /// Prints `message` as an error and gives the exit code for bad settings.
+    static func fail(_ message: String) -> ExitCode {
+        StandardError.print("error: " + message)
+        return ExitCode(2)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ocean
+import OceanServer
 
 /// `ocean validate`: checks a mapping without starting anything.
 struct ValidateCommand: ParsableCommand {

@@ -58,13 +58,19 @@ public final class MappingWorkers: Sendable {
         }
     }
 
-    /// Stops the threads once the queued batches are done, and waits for them.
+    /// Stops the threads once the queued batches are done, and waits for them (blocking: call it
+    /// from a thread that may block, not from an actor or the cooperative pool — use `stop()` there).
     public func shutdown() {
+        stop()
+        for _ in 0..<count { stopped.wait() }
+    }
+
+    /// Asks the threads to stop once the queued batches are done, without waiting.
+    public func stop() {
         queue.withLock { items in
             for _ in 0..<count { items.append(.stop) }
         }
         for _ in 0..<count { available.signal() }
-        for _ in 0..<count { stopped.wait() }
     }
 
     private func work(mapper: EntityMapper) {

@@ -1,0 +1,70 @@
+/// The integration's settings: `OCEAN__INTEGRATION__CONFIG__<NAME>` variables (and, later, the
+/// `integration.config` section of `config.yaml`), keyed by lower-cased name as in Ocean
+/// (`OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT` is `entity_amount`).
+///
+/// Typed reads fail with a `ConfigurationError` naming the variable a user would set.
+public struct IntegrationConfig: Sendable, Hashable {
+    /// Every value as given, by lower-cased name.
+    public let raw: [String: String]
+
+    public init(_ raw: [String: String] = [:]) {
+        var normalized: [String: String] = [:]
+        for (key, value) in raw { normalized[key.lowercased()] = value }
+        self.raw = normalized
+    }
+
+    /// Reads `OCEAN__INTEGRATION__CONFIG__*` from an environment.
+    public static func fromEnvironment(_ environment: [String: String]) -> IntegrationConfig {
+        let prefix = "OCEAN__INTEGRATION__CONFIG__"
+        var values: [String: String] = [:]
+        for (key, value) in environment where key.hasPrefix(prefix) && key.count > prefix.count {
+            values[String(key.dropFirst(prefix.count))] = value
+        }
+        return IntegrationConfig(values)
+    }
+
+    /// The variable a user sets for `name`.
+    public static func variableName(_ name: String) -> String {
+        "OCEAN__INTEGRATION__CONFIG__" + name.uppercased()
+    }
+
+    public subscript(name: String) -> String? {
+        raw[name.lowercased()]
+    }
+
+    /// A string, or `defaultValue` when unset or empty.
+    public func string(_ name: String, default defaultValue: String? = nil) -> String? {
+        guard let value = self[name], !value.isEmpty else { return defaultValue }
+        return value
+    }
+
+    /// A required string.
+    public func requiredString(_ name: String) throws(ConfigurationError) -> String {
+        guard let value = string(name) else {
+            throw ConfigurationError(path: Self.variableName(name), "is required")
+        }
+        return value
+    }
+
+    /// A whole number within `range`, or `defaultValue` when unset.
+    public func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int> = Int.min...Int.max) throws(ConfigurationError) -> Int {
+        guard let text = string(name) else { return defaultValue }
+        guard let value = Int(text.trimmingWhitespace()) else {
+            throw ConfigurationError(path: Self.variableName(name), "must be a whole number, got \"\(text.prefix(40))\"")
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(path: Self.variableName(name), "must be from \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    /// A boolean (`true`/`false`, also `1`/`0`, `yes`/`no`), or `defaultValue` when unset.
+    public func bool(_ name: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = string(name)?.trimmingWhitespace().lowercased() else { return defaultValue }
+        switch text {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigurationError(path: Self.variableName(name), "must be true or false, got \"\(text.prefix(40))\"")
+        }
+    }
+}

@@ -1,0 +1,183 @@
+public import FoundationEssentials
+
+/// A resync job as `GET /jobs` shows it: what it covers, who asked, where it stands, and per
+/// resource how many records went where.
+public struct Job: Sendable, Codable, Hashable {
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        case queued, running, succeeded, failed, cancelled
+
+        /// Finished one way or another.
+        public var isFinal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    }
+
+    public enum Trigger: String, Sendable, Codable, CaseIterable {
+        case http, schedule, startup, webhook, cli
+    }
+
+    /// What a job covers: every kind of the mapping, or one kind.
+    public enum Scope: Sendable, Hashable {
+        case allKinds
+        case kind(String)
+    }
+
+    public let id: String
+    /// The kinds covered: for an all-kinds job, every kind of the mapping once it has started.
+    public var kinds: [String]
+    /// True when the job covers every kind of the mapping.
+    public let allKinds: Bool
+    public let trigger: Trigger
+    public var status: Status
+    public let createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// Why the job failed or was cancelled, when it did (job-level: the mapping could not be read,
+    /// the job was interrupted, cancelled by request, ...).
+    public var error: String?
+    /// Per resource of the mapping the job runs: progress and outcome.
+    public var progress: [ResourceProgress]
+    /// Set when someone asked to cancel.
+    public var cancelRequested: Bool
+
+    public var scope: Scope { allKinds ? .allKinds : .kind(kinds.first ?? "") }
+
+    public init(id: String, scope: Scope, trigger: Trigger, createdAt: Date) {
+        self.id = id
+        switch scope {
+        case .allKinds:
+            kinds = []
+            allKinds = true
+        case .kind(let kind):
+            kinds = [kind]
+            allKinds = false
+        }
+        self.trigger = trigger
+        status = .queued
+        self.createdAt = createdAt
+        progress = []
+        cancelRequested = false
+    }
+
+    /// The JSON form of jobs everywhere (HTTP, the job store): ISO 8601 dates, sorted keys.
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    private enum CodingKeys: String, CodingKey {
+        case id, kinds, allKinds, trigger, status, createdAt, startedAt, finishedAt, error, progress, cancelRequested
+    }
+
+    /// Every key is always present (`null` when unset), so clients can rely on the shape.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(kinds, forKey: .kinds)
+        try container.encode(allKinds, forKey: .allKinds)
+        try container.encode(trigger, forKey: .trigger)
+        try container.encode(status, forKey: .status)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(finishedAt, forKey: .finishedAt)
+        try container.encode(error, forKey: .error)
+        try container.encode(progress, forKey: .progress)
+        try container.encode(cancelRequested, forKey: .cancelRequested)
+    }
+
+    /// Whether this job and `other` could touch the same kind.
+    func overlaps(_ other: Job) -> Bool {
+        allKinds || other.allKinds || !Set(kinds).isDisjoint(with: other.kinds)
+    }
+}
+
+/// One resource's part of a job.
+public struct ResourceProgress: Sendable, Codable, Hashable {
+    public enum Status: String, Sendable, Codable {
+        case queued, running, succeeded, failed, cancelled
+    }
+
+    public let kind: String
+    /// Position of the resource in the mapping.
+    public let resourceIndex: Int
+    public var status: Status
+    /// Records the handler yielded.
+    public var fetched = 0
+    /// Records (or items) the selector turned away.
+    public var filtered = 0
+    /// Entities the mapping produced.
+    public var mapped = 0
+    /// Entities written to the destination.
+    public var upserted = 0
+    /// Records, items or entities that failed (mapping or writing).
+    public var failed = 0
+    /// Fields that mapped to null because their expression failed.
+    public var misconfiguredFields = 0
+    /// Stale entities deleted (reconciliation).
+    public var deleted = 0
+    /// The first few problems, for a person to read (bounded).
+    public var errors: [String] = []
+    /// Why this resource failed, when it did.
+    public var error: String?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+
+    public init(kind: String, resourceIndex: Int) {
+        self.kind = kind
+        self.resourceIndex = resourceIndex
+        status = .queued
+    }
+
+    /// How many problems `errors` keeps.
+    public static let errorLimit = 10
+
+    private enum CodingKeys: String, CodingKey {
+        case kind, resourceIndex, status, fetched, filtered, mapped, upserted, failed, misconfiguredFields, deleted
+        case errors, error, startedAt, finishedAt
+    }
+
+    /// Every key is always present (`null` when unset).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(resourceIndex, forKey: .resourceIndex)
+        try container.encode(status, forKey: .status)
+        try container.encode(fetched, forKey: .fetched)
+        try container.encode(filtered, forKey: .filtered)
+        try container.encode(mapped, forKey: .mapped)
+        try container.encode(upserted, forKey: .upserted)
+        try container.encode(failed, forKey: .failed)
+        try container.encode(misconfiguredFields, forKey: .misconfiguredFields)
+        try container.encode(deleted, forKey: .deleted)
+        try container.encode(errors, forKey: .errors)
+        try container.encode(error, forKey: .error)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(finishedAt, forKey: .finishedAt)
+    }
+
+    mutating func note(_ problem: String) {
+        if errors.count < Self.errorLimit { errors.append(problem) }
+    }
+}
+
+/// Job ids sort by creation time: a millisecond timestamp in base 36, then random digits.
+enum JobID {
+    static func make(now: Date) -> String {
+        let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let time = String(milliseconds, radix: 36)
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        return "job_" + String(repeating: "0", count: max(0, 9 - time.count)) + time
+            + String(repeating: "0", count: max(0, 7 - random.count)) + random
+    }
+
+    /// Whether `text` could be a job id (so bad input is told apart from an unknown job).
+    static func isWellFormed(_ text: String) -> Bool {
+        text.hasPrefix("job_") && text.count == 20 && text.dropFirst(4).allSatisfy { $0.isASCII && ($0.isNumber || $0.isLowercase) }
+    }
+}

@@ -1,0 +1,374 @@
+public import FoundationEssentials
+public import JQ
+public import Logging
+
+/// Queues, coalesces, runs and records resync jobs.
+///
+/// Rules:
+/// - A request equal to a job that is still queued returns that job (coalesced); a one-kind request
+///   while an all-kinds job is queued returns the all-kinds job.
+/// - A running job is never aborted by a new request: the new one queues behind it. At most one
+///   running job touches a kind at a time; jobs that touch different kinds may run side by side.
+///   Queued jobs start in order for any kind they share.
+/// - The resources of a job run concurrently, at most `maxConcurrentResources` at a time; one
+///   failing resource does not stop the others (the job is then `failed`, each outcome visible).
+/// - Cancellation is explicit (`cancel`), reaches the handlers cooperatively, and is recorded.
+/// - History is bounded and written to a `JobStore`; jobs that were queued or running when the
+///   process died are recorded as failed (interrupted) at the next `start()`.
+public actor ResyncCoordinator {
+    public struct Settings: Sendable {
+        /// The integration's identifier (marks the entities it owns).
+        public var integrationIdentifier: String
+        /// Resources of one job running at once.
+        public var maxConcurrentResources: Int
+        /// Jobs kept in history.
+        public var historyLimit: Int
+        /// Mapping threads per job.
+        public var mappingWorkers: Int
+        /// Batches per resource being mapped or written at once.
+        public var maxBatchesInFlight: Int
+        /// jq options (environment access).
+        public var jqOptions: JQDialect.Options
+
+        public init(
+            integrationIdentifier: String, maxConcurrentResources: Int = 4, historyLimit: Int = 1000,
+            mappingWorkers: Int = 2, maxBatchesInFlight: Int = 3, jqOptions: JQDialect.Options = .init()
+        ) {
+            self.integrationIdentifier = integrationIdentifier
+            self.maxConcurrentResources = maxConcurrentResources
+            self.historyLimit = historyLimit
+            self.mappingWorkers = mappingWorkers
+            self.maxBatchesInFlight = maxBatchesInFlight
+            self.jqOptions = jqOptions
+        }
+    }
+
+    private let integration: OceanIntegration
+    private let integrationConfig: IntegrationConfig
+    private let mappingSource: any MappingSource
+    private let sink: any EntitySink
+    private let store: any JobStore
+    private let settings: Settings
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    /// Every job kept, by id, and their ids newest first.
+    private var jobsByID: [String: Job] = [:]
+    private var newestFirst: [String] = []
+    private var queue: [String] = []
+    private var running: [String: Task<Void, Never>] = [:]
+    private var finishWaiters: [String: [CheckedContinuation<Job, Never>]] = [:]
+    /// The kinds of the mapping as last read, in mapping order.
+    private var knownMappingKinds: [String] = []
+    private var acceptingJobs = true
+
+    public init(
+        integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
+        sink: any EntitySink, store: any JobStore, settings: Settings, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.integration = integration
+        self.integrationConfig = integrationConfig
+        self.mappingSource = mappingSource
+        self.sink = sink
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Loads the history, records interrupted jobs as failed, and learns the mapping's kinds.
+    public func start() async throws {
+        let stored = try await store.load(limit: settings.historyLimit)
+        for var job in stored.reversed() {
+            if !job.status.isFinal {
+                job.status = .failed
+                job.error = "interrupted: the service stopped before the job finished"
+                job.finishedAt = job.finishedAt ?? now()
+                for index in job.progress.indices where job.progress[index].status == .running || job.progress[index].status == .queued {
+                    job.progress[index].status = .failed
+                    job.progress[index].error = "interrupted"
+                }
+                try await store.save(job, limit: settings.historyLimit)
+                logger.warning("job interrupted by a restart", metadata: ["job.id": "\(job.id)"])
+            }
+            remember(job)
+        }
+        if let mapping = try? await mappingSource.currentMapping() {
+            knownMappingKinds = mapping.kinds
+        }
+    }
+
+    /// Asks for a resync. Returns the job that will do it and whether it was an existing queued job.
+    public func request(_ scope: Job.Scope, trigger: Job.Trigger) async throws(ResyncError) -> (job: Job, coalesced: Bool) {
+        guard acceptingJobs else { throw ResyncError(.shuttingDown, "the service is shutting down") }
+        if case .kind(let kind) = scope, !isKnown(kind) {
+            throw ResyncError(.unknownKind, "no resync handler and no mapping resource for kind \"\(kind)\"; known kinds: \(knownKinds.joined(separator: ", "))")
+        }
+        for id in queue {
+            guard let queued = jobsByID[id] else { continue }
+            if queued.allKinds || queued.scope == scope {
+                return (queued, true)
+            }
+        }
+        var job = Job(id: JobID.make(now: now()), scope: scope, trigger: trigger, createdAt: now())
+        // What an all-kinds job covers as far as known now; set again from the mapping when it starts.
+        if job.allKinds { job.kinds = knownMappingKinds }
+        remember(job)
+        queue.append(job.id)
+        await persist(job)
+        logger.info("job queued", metadata: ["job.id": "\(job.id)", "job.trigger": "\(trigger.rawValue)", "job.scope": "\(scope)"])
+        schedule()
+        return (jobsByID[job.id] ?? job, false)
+    }
+
+    /// The job with `id`, if kept.
+    public func job(_ id: String) -> Job? {
+        jobsByID[id]
+    }
+
+    /// Jobs newest first, filtered by status and kind.
+    public func jobs(status: Job.Status? = nil, kind: String? = nil, limit: Int = 50) -> [Job] {
+        var result: [Job] = []
+        for id in newestFirst {
+            guard let job = jobsByID[id] else { continue }
+            if let status, job.status != status { continue }
+            if let kind, !(job.kinds.contains(kind) || (job.allKinds && job.kinds.isEmpty)) { continue }
+            result.append(job)
+            if result.count >= limit { break }
+        }
+        return result
+    }
+
+    /// Cancels a queued or running job. A running job stops cooperatively; its status says
+    /// `cancelled` once it has.
+    public func cancel(_ id: String) async throws(ResyncError) -> Job {
+        guard var job = jobsByID[id] else { throw ResyncError(.unknownJob, "no job \(id)") }
+        guard !job.status.isFinal else {
+            throw ResyncError(.alreadyFinished, "job \(id) already finished (\(job.status.rawValue))")
+        }
+        job.cancelRequested = true
+        if job.status == .queued {
+            queue.removeAll { $0 == id }
+            job.status = .cancelled
+            job.error = "cancelled before it started"
+            job.finishedAt = now()
+            jobsByID[id] = job
+            await persist(job)
+            finished(job)
+            schedule()
+        } else {
+            jobsByID[id] = job
+            running[id]?.cancel()
+        }
+        logger.info("job cancellation requested", metadata: ["job.id": "\(id)"])
+        return job
+    }
+
+    /// Waits until the job has finished and returns it (nil for an unknown job).
+    public func waitUntilFinished(_ id: String) async -> Job? {
+        guard let job = jobsByID[id] else { return nil }
+        if job.status.isFinal { return job }
+        return await withCheckedContinuation { continuation in
+            finishWaiters[id, default: []].append(continuation)
+        }
+    }
+
+    /// Whether a job is queued or running.
+    public var isBusy: Bool { !queue.isEmpty || !running.isEmpty }
+
+    /// Stops taking jobs, cancels the queued and running ones and waits until they have stopped.
+    public func shutdown() async {
+        acceptingJobs = false
+        for id in queue {
+            _ = try? await cancel(id)
+        }
+        let tasks = Array(running.values)
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    // MARK: Scheduling
+
+    private var knownKinds: [String] {
+        Array(Set(knownMappingKinds).union(integration.kindsWithHandlers)).sorted()
+    }
+
+    private func isKnown(_ kind: String) -> Bool {
+        knownMappingKinds.contains(kind) || integration.kindsWithHandlers.contains(kind)
+    }
+
+    /// Starts every queued job that shares no kind with a running job or an earlier queued one.
+    private func schedule() {
+        guard acceptingJobs else { return }
+        var blocking = running.keys.compactMap { jobsByID[$0] }
+        var stillQueued: [String] = []
+        for id in queue {
+            guard let job = jobsByID[id] else { continue }
+            if blocking.contains(where: { $0.overlaps(job) }) {
+                stillQueued.append(id)
+            } else {
+                running[id] = Task { await self.run(id) }
+            }
+            blocking.append(job)
+        }
+        queue = stillQueued
+    }
+
+    private func run(_ id: String) async {
+        guard var job = jobsByID[id] else { return }
+        job.status = .running
+        job.startedAt = now()
+        jobsByID[id] = job
+        await persist(job)
+        var jobLogger = logger
+        jobLogger[metadataKey: "job.id"] = "\(id)"
+        jobLogger.info("job started")
+
+        do {
+            let mapping = try await mappingSource.currentMapping()
+            knownMappingKinds = mapping.kinds
+            try await runResources(of: id, mapping: mapping, logger: jobLogger)
+        } catch {
+            update(id) { $0.error = "the mapping could not be read: \(error)" }
+        }
+
+        guard var done = jobsByID[id] else { return }
+        done.finishedAt = now()
+        if done.cancelRequested || Task.isCancelled {
+            done.status = .cancelled
+            done.error = done.error ?? (acceptingJobs ? "cancelled on request" : "cancelled: the service is shutting down")
+        } else if done.error != nil || done.progress.contains(where: { $0.status != .succeeded }) {
+            done.status = .failed
+        } else {
+            done.status = .succeeded
+        }
+        jobsByID[id] = done
+        running[id] = nil
+        await persist(done)
+        jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
+        finished(done)
+        schedule()
+    }
+
+    private func runResources(of id: String, mapping: PortAppConfig, logger: Logger) async throws {
+        guard let job = jobsByID[id] else { return }
+        let selected: [(index: Int, resource: ResourceConfig)]
+        switch job.scope {
+        case .allKinds: selected = mapping.resources.enumerated().map { (index: $0.offset, resource: $0.element) }
+        case .kind(let kind): selected = mapping.resources(ofKind: kind)
+        }
+        var kinds: [String] = []
+        for entry in selected where !kinds.contains(entry.resource.kind) { kinds.append(entry.resource.kind) }
+        update(id) { job in
+            if job.allKinds { job.kinds = kinds }
+            job.progress = selected.map { ResourceProgress(kind: $0.resource.kind, resourceIndex: $0.index) }
+        }
+        guard !selected.isEmpty else {
+            update(id) { $0.error = job.allKinds ? "the mapping has no resources" : "the mapping has no resource of kind \"\(job.kinds.first ?? "")\"" }
+            return
+        }
+
+        let (plan, issues) = MappingPlan.build(mapping, options: settings.jqOptions)
+        let workers = MappingWorkers(plan: plan, count: settings.mappingWorkers)
+        defer { workers.stop() }
+        let options = UpsertOptions(
+            merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
+            integrationIdentifier: settings.integrationIdentifier, jobID: id)
+
+        await withTaskGroup(of: Void.self) { group in
+            var started = 0
+            for (position, entry) in selected.enumerated() {
+                if started >= settings.maxConcurrentResources {
+                    await group.next()
+                }
+                started += 1
+                let resourceIssues = issues.filter { $0.resourceIndex == entry.index }
+                if !resourceIssues.isEmpty {
+                    update(id) { job in
+                        job.progress[position].status = .failed
+                        job.progress[position].error = "the mapping of this resource is invalid: " + resourceIssues.map(\.description).joined(separator: "; ")
+                    }
+                    continue
+                }
+                var resourceLogger = logger
+                resourceLogger[metadataKey: "resync.kind"] = "\(entry.resource.kind)"
+                let pipeline = ResourcePipeline(
+                    context: ResyncContext(kind: entry.resource.kind, resource: entry.resource, resourceIndex: entry.index,
+                                           integrationConfig: integrationConfig, logger: resourceLogger, jobID: id),
+                    handlers: integration.handlers(for: entry.resource.kind), workers: workers, sink: sink, options: options,
+                    maxBatchesInFlight: settings.maxBatchesInFlight,
+                    report: { delta in await self.apply(delta, job: id, position: position) })
+                update(id) { job in
+                    job.progress[position].status = .running
+                    job.progress[position].startedAt = self.now()
+                }
+                group.addTask {
+                    let outcome = await pipeline.run()
+                    await self.finishResource(job: id, position: position, outcome: outcome)
+                }
+            }
+        }
+    }
+
+    private func apply(_ delta: ProgressDelta, job id: String, position: Int) {
+        update(id) { job in
+            job.progress[position].fetched += delta.fetched
+            job.progress[position].filtered += delta.filtered
+            job.progress[position].mapped += delta.mapped
+            job.progress[position].upserted += delta.upserted
+            job.progress[position].failed += delta.failed
+            job.progress[position].misconfiguredFields += delta.misconfiguredFields
+            for problem in delta.problems { job.progress[position].note(problem) }
+        }
+    }
+
+    private func finishResource(job id: String, position: Int, outcome: ResourcePipeline.Outcome) {
+        update(id) { job in
+            job.progress[position].finishedAt = self.now()
+            switch outcome {
+            case .succeeded: job.progress[position].status = .succeeded
+            case .cancelled: job.progress[position].status = .cancelled
+            case .failed(let message):
+                job.progress[position].status = .failed
+                job.progress[position].error = message
+            }
+        }
+        if case .failed(let message) = outcome {
+            logger.warning("resource failed", metadata: ["job.id": "\(id)", "resync.kind": "\(jobsByID[id]?.progress[position].kind ?? "")", "error": "\(message)"])
+        }
+    }
+
+    // MARK: Bookkeeping
+
+    private func update(_ id: String, _ change: (inout Job) -> Void) {
+        guard var job = jobsByID[id] else { return }
+        change(&job)
+        jobsByID[id] = job
+    }
+
+    private func remember(_ job: Job) {
+        if jobsByID.updateValue(job, forKey: job.id) == nil {
+            newestFirst.insert(job.id, at: 0)
+        }
+        // Keep the history bounded: drop the oldest finished jobs.
+        while newestFirst.count > settings.historyLimit,
+              let oldest = newestFirst.lastIndex(where: { jobsByID[$0]?.status.isFinal == true }) {
+            jobsByID[newestFirst.remove(at: oldest)] = nil
+        }
+    }
+
+    private func persist(_ job: Job) async {
+        do {
+            try await store.save(job, limit: settings.historyLimit)
+        } catch {
+            logger.error("saving the job failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+        }
+    }
+
+    private func finished(_ job: Job) {
+        for waiter in finishWaiters.removeValue(forKey: job.id) ?? [] {
+            waiter.resume(returning: job)
+        }
+    }
+}

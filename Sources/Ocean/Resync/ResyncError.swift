@@ -1,0 +1,40 @@
+/// Why the coordinator refused a request. The server maps each code to an HTTP status in one place.
+public struct ResyncError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// No handler and no mapping resource for the kind.
+        case unknownKind = "unknown_kind"
+        /// No job with that id.
+        case unknownJob = "unknown_job"
+        /// The job already finished (it cannot be cancelled).
+        case alreadyFinished = "already_finished"
+        /// The service is stopping and takes no new jobs.
+        case shuttingDown = "shutting_down"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Where a job reads the mapping when it starts: a file, the integration's default, or Port.
+public protocol MappingSource: Sendable {
+    /// The mapping now. Throws with a message a user can act on when it cannot be read.
+    func currentMapping() async throws -> PortAppConfig
+}
+
+/// A mapping fixed at start (a local file or the integration's default).
+public struct FixedMapping: MappingSource {
+    public let config: PortAppConfig
+
+    public init(_ config: PortAppConfig) {
+        self.config = config
+    }
+
+    public func currentMapping() async throws -> PortAppConfig { config }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import GRDB
+public import Ocean
+
+/// The embedded catalog: entities (the default destination) and job history, in one SQLite file.
+///
+/// WAL mode: readers (`GET /entities`, `GET /jobs` after a restart) never wait for a resync that is
+/// writing. Each batch of entities is one transaction.
+public final class CatalogStore: EntitySink, JobStore, Sendable {
+    public let name = "catalog"
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating when needed) the catalog at `path`, creating its folder too.
+    public init(path: String) throws(CatalogError) {
+        self.path = path
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw CatalogError("cannot create the catalog folder \(folder): \(error.localizedDescription)")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL plus NORMAL: durable at each checkpoint, and a batch costs no fsync of its own.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in try CatalogStore.migrate(db) }
+        } catch {
+            throw CatalogError("cannot open the catalog \(path): \(error)")
+        }
+    }
+
+    private static func migrate(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS entities (
+                blueprint TEXT NOT NULL,
+                identifier TEXT NOT NULL,
+                title TEXT,
+                team TEXT,
+                icon TEXT,
+                properties TEXT NOT NULL DEFAULT '{}',
+                relations TEXT NOT NULL DEFAULT '{}',
+                integration TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                job_id TEXT,
+                PRIMARY KEY (blueprint, identifier)
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS entities_by_owner ON entities (integration, blueprint);
+            CREATE TABLE IF NOT EXISTS jobs (
+                id TEXT PRIMARY KEY,
+                created_at TEXT NOT NULL,
+                status TEXT NOT NULL,
+                body TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS jobs_by_age ON jobs (created_at);
+            """)
+    }
+
+    // MARK: Entities
+
+    private static func upsertSQL(merge: Bool) -> String {
+        let properties = merge ? "json_patch(entities.properties, excluded.properties)" : "excluded.properties"
+        let relations = merge ? "json_patch(entities.relations, excluded.relations)" : "excluded.relations"
+        return """
+            INSERT INTO entities (blueprint, identifier, title, team, icon, properties, relations, integration, updated_at, job_id)
+            SELECT ?1, ?2, ?3 ->> '$.title', ?3 -> '$.team', ?3 ->> '$.icon',
+                   coalesce(?3 -> '$.properties', '{}'), coalesce(?3 -> '$.relations', '{}'), ?4, ?5, ?6
+            WHERE true
+            ON CONFLICT (blueprint, identifier) DO UPDATE SET
+                title = excluded.title, team = excluded.team, icon = excluded.icon,
+                properties = \(properties), relations = \(relations),
+                integration = excluded.integration, updated_at = excluded.updated_at, job_id = excluded.job_id
+            """
+    }
+
+    private static let mergeSQL = upsertSQL(merge: true)
+    private static let replaceSQL = upsertSQL(merge: false)
+
+    public func upsert(_ entities: [MappedEntity], options: UpsertOptions) async throws -> UpsertOutcome {
+        guard !entities.isEmpty else { return UpsertOutcome(upserted: 0) }
+        let timestamp = ISO8601.now()
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: options.merge ? CatalogStore.mergeSQL : CatalogStore.replaceSQL)
+            for entity in entities {
+                try statement.execute(arguments: [
+                    entity.blueprint, entity.identifier, String(decoding: entity.json, as: UTF8.self),
+                    options.integrationIdentifier, timestamp, options.jobID,
+                ])
+            }
+        }
+        return UpsertOutcome(upserted: entities.count)
+    }
+
+    /// Entities of `blueprint` (all blueprints when nil), as JSON texts in Port's shape plus
+    /// `updatedAt`, ordered by identifier.
+    public func entities(blueprint: String?, limit: Int) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT json_object('identifier', identifier, 'title', title, 'blueprint', blueprint,
+                                   'team', json(team), 'icon', icon, 'properties', json(properties),
+                                   'relations', json(relations), 'updatedAt', updated_at)
+                FROM entities WHERE ?1 IS NULL OR blueprint = ?1 ORDER BY blueprint, identifier LIMIT ?2
+                """, arguments: [blueprint, limit])
+        }
+    }
+
+    /// How many entities `blueprint` has (all blueprints when nil).
+    public func entityCount(blueprint: String? = nil) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM entities WHERE ?1 IS NULL OR blueprint = ?1", arguments: [blueprint]) ?? 0
+        }
+    }
+
+    // MARK: Jobs
+
+    public func save(_ job: Job, limit: Int) async throws {
+        let body = String(decoding: try Job.encoder.encode(job), as: UTF8.self)
+        let created = ISO8601.string(job.createdAt)
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO jobs (id, created_at, status, body) VALUES (?, ?, ?, ?)",
+                           arguments: [job.id, created, job.status.rawValue, body])
+            try db.execute(sql: """
+                DELETE FROM jobs WHERE id IN (
+                    SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled')
+                    ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)
+                """, arguments: [limit])
+        }
+    }
+
+    public func load(limit: Int) async throws -> [Job] {
+        let bodies = try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT body FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?", arguments: [limit])
+        }
+        return try bodies.map { try Job.decoder.decode(Job.self, from: Data($0.utf8)) }
+    }
+}
+
+/// The catalog could not be opened or written.
+public struct CatalogError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// ISO 8601 timestamps with milliseconds, UTC.
+enum ISO8601 {
+    static func now() -> String { string(Date()) }
+
+    static func string(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

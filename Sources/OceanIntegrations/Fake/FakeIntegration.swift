@@ -1,0 +1,181 @@
+public import Ocean
+
+/// The `fake` integration, modelled on Ocean's own: 5 departments and `ENTITY_AMOUNT` persons per
+/// department, generated deterministically (the same settings give the same records; a smaller
+/// amount gives a subset of them, so deletions can be observed).
+///
+/// Settings (`OCEAN__INTEGRATION__CONFIG__...`): `ENTITY_AMOUNT` (default 20), `ENTITY_KB_SIZE` KiB of
+/// bio per person (default 1), `THIRD_PARTY_BATCH_SIZE` records a page (default 1000),
+/// `THIRD_PARTY_LATENCY_MS` per page (default 0).
+public enum FakeIntegration {
+    public enum ObjectKind: String, CaseIterable, Sendable {
+        case department = "fake-department"
+        case person = "fake-person"
+    }
+
+    /// The departments: `{"id","name"}`.
+    public static let departments: [(id: String, name: String)] = [
+        ("hr", "Human Resources"), ("marketing", "Marketing"), ("finance", "Finance"),
+        ("support", "Support"), ("engineering", "Engineering"),
+    ]
+
+    /// The integration, with its handlers registered.
+    public static func make() -> OceanIntegration {
+        let ocean = OceanIntegration(type: "fake", defaultMapping: defaultMapping)
+        ocean.onResync(ObjectKind.department) { _ in
+            let records = departments.map { department -> JSON in
+                .object(["id": .string(department.id), "name": .string(department.name)])
+            }
+            return SinglePage(records: records)
+        }
+        ocean.onResync(ObjectKind.person) { context in
+            try FakePersonPages(settings: FakeSettings(context.integrationConfig))
+        }
+        return ocean
+    }
+
+    /// The default mapping (the same text as `.port/resources/port-app-config.yml`; a test keeps them equal).
+    public static let defaultMapping = """
+        resources:
+          - kind: fake-department
+            selector:
+              query: 'true'
+            port:
+              entity:
+                mappings:
+                  identifier: .id
+                  title: .name
+                  blueprint: '"fake-department"'
+                  properties:
+                    name: .name
+                    id: .id
+          - kind: fake-person
+            selector:
+              query: 'true'
+            port:
+              entity:
+                mappings:
+                  identifier: .id
+                  title: .name
+                  blueprint: '"fake-person"'
+                  properties:
+                    name: .name
+                    email: .email
+                    status: .status
+                    age: .age
+                    department: .department.name
+                    bio: .bio
+                  relations:
+                    department: .department.id
+
+        """
+}
+
+/// The fake API's settings, read and checked once per run.
+struct FakeSettings: Sendable {
+    let amount: Int
+    let kilobytes: Int
+    let batchSize: Int
+    let latencyMilliseconds: Int
+
+    init(_ config: IntegrationConfig) throws(ConfigurationError) {
+        amount = try config.int("entity_amount", default: 20, in: 0...100_000_000)
+        kilobytes = try config.int("entity_kb_size", default: 1, in: 0...1024)
+        batchSize = try config.int("third_party_batch_size", default: 1000, in: 1...100_000)
+        latencyMilliseconds = try config.int("third_party_latency_ms", default: 0, in: 0...600_000)
+    }
+}
+
+/// One page of records.
+struct SinglePage: AsyncSequence, Sendable {
+    typealias Element = [JSON]
+    let records: [JSON]
+
+    func makeAsyncIterator() -> Iterator { Iterator(records: records) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var records: [JSON]?
+        mutating func next() async -> [JSON]? {
+            defer { records = nil }
+            return records
+        }
+    }
+}
+
+/// The persons of every department, page by page, written straight as JSON text (a person is
+/// `{"id","name","email","age","status","bio","department":{"id","name"}}`, `id` = `<department>-<n>`).
+struct FakePersonPages: AsyncSequence, Sendable {
+    typealias Element = RecordBatch
+    let settings: FakeSettings
+
+    func makeAsyncIterator() -> Iterator { Iterator(settings: settings) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let settings: FakeSettings
+        var department = 0
+        var nextPerson = 0
+        let bio: [UInt8]
+
+        init(settings: FakeSettings) {
+            self.settings = settings
+            bio = FakePersonPages.bioText(bytes: settings.kilobytes * 1024)
+        }
+
+        mutating func next() async throws -> RecordBatch? {
+            while department < FakeIntegration.departments.count && nextPerson >= settings.amount {
+                department += 1
+                nextPerson = 0
+            }
+            guard department < FakeIntegration.departments.count else { return nil }
+            if settings.latencyMilliseconds > 0 {
+                try await Task.sleep(for: .milliseconds(settings.latencyMilliseconds))
+            }
+            try Task.checkCancellation()
+            var batch = RecordBatch()
+            let end = Swift.min(settings.amount, nextPerson + settings.batchSize)
+            batch.bytes.reserveCapacity((end - nextPerson) * (bio.count + 200))
+            let owner = FakeIntegration.departments[department]
+            for n in nextPerson..<end {
+                let start = batch.bytes.count
+                FakePersonPages.writePerson(n, department: owner, bio: bio, to: &batch.bytes)
+                batch.ranges.append(start..<batch.bytes.count)
+                batch.indexes.append(batch.indexes.count)
+            }
+            nextPerson = end
+            return batch
+        }
+    }
+
+    static let firstNames = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
+    static let lastNames = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Lee"]
+
+    /// Every field is a function of (department, n): the same settings always give the same records.
+    static func writePerson(_ n: Int, department: (id: String, name: String), bio: [UInt8], to out: inout [UInt8]) {
+        let seed = n &* 2654435761 &+ department.id.utf8.count
+        let name = "\(firstNames[seed % firstNames.count]) \(lastNames[(seed / 7) % lastNames.count])"
+        let id = "\(department.id)-\(n)"
+        out.append(contentsOf: #"{"id":""#.utf8)
+        out.append(contentsOf: id.utf8)
+        out.append(contentsOf: #"","name":""#.utf8)
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: #"","email":""#.utf8)
+        out.append(contentsOf: "\(id)@fake.example.com".utf8)
+        out.append(contentsOf: #"","age":"#.utf8)
+        out.append(contentsOf: String(20 + seed % 45).utf8)
+        out.append(contentsOf: #","status":""#.utf8)
+        out.append(contentsOf: (seed % 5 == 0 ? "NOPE" : "WORKING").utf8)
+        out.append(contentsOf: #"","bio":""#.utf8)
+        out.append(contentsOf: bio)
+        out.append(contentsOf: #"","department":{"id":""#.utf8)
+        out.append(contentsOf: department.id.utf8)
+        out.append(contentsOf: #"","name":""#.utf8)
+        out.append(contentsOf: department.name.utf8)
+        out.append(contentsOf: #""}}"#.utf8)
+    }
+
+    /// `bytes` of plain ASCII text (no character that needs escaping in JSON).
+    static func bioText(bytes: Int) -> [UInt8] {
+        let words = Array("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ".utf8)
+        return (0..<bytes).map { words[$0 % words.count] }
+    }
+}

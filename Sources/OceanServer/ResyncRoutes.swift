@@ -1,0 +1,106 @@
+import EventHTTP
+import Foundation
+import Ocean
+import OceanCatalog
+
+/// `POST /resync`, `POST /resync/{kind}`, `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/cancel`,
+/// `GET /entities`.
+struct ResyncRoutes: Sendable {
+    let coordinator: ResyncCoordinator
+    /// The embedded catalog when it is the destination (nil when Port is).
+    let catalog: CatalogStore?
+    let authorization: BearerAuthorization
+
+    static let maxJobsLimit = 500
+    static let defaultJobsLimit = 50
+    static let maxEntitiesLimit = 1000
+    static let defaultEntitiesLimit = 100
+
+    var routes: [Route] {
+        [
+            Route(.post, "/resync", handler: guarded { request in try await resync(.allKinds) }),
+            Route(.post, "/resync/{kind}", handler: guarded { request in
+                try await resync(.kind(request.pathParameters["kind"] ?? ""))
+            }),
+            Route(.get, "/jobs", handler: guarded(listJobs)),
+            Route(.get, "/jobs/{id}", handler: guarded { request in
+                let id = request.pathParameters["id"] ?? ""
+                guard let job = await coordinator.job(id) else { throw HTTPError(.notFound, "no job \(id.prefix(80))") }
+                return try Self.jobResponse(.ok, job)
+            }),
+            Route(.post, "/jobs/{id}/cancel", handler: guarded { request in
+                let job = try await coordinator.cancel(request.pathParameters["id"] ?? "")
+                return try Self.jobResponse(.accepted, job)
+            }),
+            Route(.get, "/entities", handler: guarded(listEntities)),
+        ]
+    }
+
+    /// Checks the token, runs `body`, maps its errors in one place.
+    private func guarded(_ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) -> RouteHandler {
+        let authorization = self.authorization
+        return .asynchronous { request in
+            try authorization.check(request)
+            do {
+                return try await body(request)
+            } catch {
+                throw ErrorResponses.httpError(error)
+            }
+        }
+    }
+
+    private func resync(_ scope: Job.Scope) async throws -> HTTPResponse {
+        let (job, coalesced) = try await coordinator.request(scope, trigger: .http)
+        var response = try Self.jobResponse(.accepted, job)
+        response.headers.add("Location", "/jobs/\(job.id)")
+        if coalesced { response.headers.add("X-Coalesced", "true") }
+        return response
+    }
+
+    @Sendable private func listJobs(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var status: Job.Status?
+        if let text = request.queryValue("status") {
+            guard let parsed = Job.Status(rawValue: text) else {
+                let known = Job.Status.allCases.map(\.rawValue).joined(separator: ", ")
+                throw HTTPError(.badRequest, "status must be one of \(known), got \"\(text.prefix(40))\"")
+            }
+            status = parsed
+        }
+        let limit = try Self.limit(request, default: Self.defaultJobsLimit, maximum: Self.maxJobsLimit)
+        let kind = request.queryValue("kind").flatMap { $0.isEmpty ? nil : $0 }
+        let jobs = await coordinator.jobs(status: status, kind: kind, limit: limit)
+        return try HTTPResponse.json(.ok, JobList(jobs: jobs), encoder: Job.encoder)
+    }
+
+    @Sendable private func listEntities(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let catalog else {
+            throw HTTPError(.notFound, "the destination is Port, not the embedded catalog: browse the entities in Port")
+        }
+        let limit = try Self.limit(request, default: Self.defaultEntitiesLimit, maximum: Self.maxEntitiesLimit)
+        let blueprint = request.queryValue("blueprint").flatMap { $0.isEmpty ? nil : $0 }
+        let entities = try await catalog.entities(blueprint: blueprint, limit: limit)
+        var body = Array(#"{"entities":["#.utf8)
+        for (index, entity) in entities.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: entity.utf8)
+        }
+        body.append(contentsOf: "]}".utf8)
+        return .json(.ok, body: body)
+    }
+
+    private static func limit(_ request: HTTPRequest, default defaultValue: Int, maximum: Int) throws(HTTPError) -> Int {
+        guard let text = request.queryValue("limit") else { return defaultValue }
+        guard let value = Int(text), (1...maximum).contains(value) else {
+            throw HTTPError(.badRequest, "limit must be a whole number from 1 to \(maximum), got \"\(text.prefix(40))\"")
+        }
+        return value
+    }
+
+    static func jobResponse(_ status: HTTPStatus, _ job: Job) throws -> HTTPResponse {
+        try HTTPResponse.json(status, job, encoder: Job.encoder)
+    }
+
+    private struct JobList: Encodable {
+        let jobs: [Job]
+    }
+}

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import EventHTTP
+public import Logging
+public import Ocean
+
+/// How the service listens for work (`OCEAN__EVENT_LISTENER__TYPE`, Ocean's names).
+public enum EventListenerType: String, Sendable, CaseIterable {
+    /// Serve HTTP: resyncs on start, on a schedule and on request; webhooks. (Ocean's `POLLING` and
+    /// `WEBHOOK` both mean this here.)
+    case polling = "POLLING"
+    case webhook = "WEBHOOK"
+    /// Run one resync of every kind and exit (0 when it succeeded).
+    case once = "ONCE"
+}
+
+/// Every setting of the service, from flags and the environment, checked together.
+public struct ServiceSettings: Sendable {
+    public var http = HTTPServerConfiguration()
+    /// `OCEAN__HTTP__API_TOKEN`: when set, `/resync*`, `/jobs*`, `/entities` and `/webhooks/*` need
+    /// `Authorization: Bearer <token>`.
+    public var apiToken: String?
+    public var logLevel: Logger.Level = .info
+    /// `OCEAN__INTEGRATION__TYPE` (default `fake`).
+    public var integrationType = "fake"
+    /// `OCEAN__INTEGRATION__IDENTIFIER` (default: the type).
+    public var integrationIdentifier = "fake"
+    public var integrationConfig = IntegrationConfig()
+    /// `OCEAN__MAPPING__PATH` or `--mapping`: a mapping file that replaces the integration's default.
+    public var mappingPath: String?
+    /// `OCEAN__CATALOG__PATH` (default `.ocean/catalog.sqlite`).
+    public var catalogPath = ".ocean/catalog.sqlite"
+    /// `OCEAN__RESYNC_ON_START` (default true).
+    public var resyncOnStart = true
+    /// `OCEAN__SCHEDULED_RESYNC_INTERVAL`, minutes; nil for none.
+    public var scheduledResyncIntervalMinutes: Int?
+    public var eventListener = EventListenerType.polling
+    /// `OCEAN__RESYNC__MAX_CONCURRENT_KINDS` (default 4).
+    public var maxConcurrentResources = 4
+    /// `OCEAN__RESYNC__MAPPING_WORKERS` (default: the number of cores).
+    public var mappingWorkers = System.coreCount
+    /// `OCEAN__JOBS__HISTORY_LIMIT` (default 1000).
+    public var jobHistoryLimit = 1000
+    /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS` (default false).
+    public var allowEnvironmentInJQ = false
+    /// `OCEAN__BASE_URL`: the service's public URL, for webhook registration.
+    public var baseURL: String?
+
+    public init() {}
+
+    /// Reads every setting from `environment`; all problems are reported at once.
+    public static func load(from environment: Environment) throws(SettingErrors) -> ServiceSettings {
+        var settings = ServiceSettings()
+        var errors: [SettingError] = []
+        func read<Value>(_ body: () throws(SettingError) -> Value?) -> Value? {
+            do { return try body() } catch { errors.append(error); return nil }
+        }
+        func positive(_ name: String, _ value: Int?, in range: ClosedRange<Int>) -> Int? {
+            guard let value else { return nil }
+            guard range.contains(value) else {
+                errors.append(SettingError(name, "must be from \(range.lowerBound) to \(range.upperBound), got \(value)"))
+                return nil
+            }
+            return value
+        }
+        settings.http.host = environment["APPLICATION__HOST"] ?? settings.http.host
+        if let port = positive("APPLICATION__PORT", read { () throws(SettingError) in try environment.integer("APPLICATION__PORT") }, in: 0...65535) {
+            settings.http.port = port
+        }
+        if let loops = positive("OCEAN__HTTP__EVENT_LOOPS", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__EVENT_LOOPS") }, in: 1...64) {
+            settings.http.eventLoops = loops
+        }
+        if let size = positive("OCEAN__HTTP__MAX_BODY_SIZE", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__MAX_BODY_SIZE") }, in: 1...(1 << 30)) {
+            settings.http.maxBodySize = size
+        }
+        if let size = positive("OCEAN__HTTP__MAX_HEADERS_SIZE", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__MAX_HEADERS_SIZE") }, in: 1024...(1 << 20)) {
+            settings.http.maxHeadersSize = size
+        }
+        if let seconds = positive("OCEAN__HTTP__TIMEOUT_SECONDS", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__TIMEOUT_SECONDS") }, in: 1...3600) {
+            settings.http.connectionTimeoutSeconds = seconds
+        }
+        if let seconds = positive("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS") }, in: 0...3600) {
+            settings.http.shutdownGracePeriod = .seconds(seconds)
+        }
+        if let token = environment["OCEAN__HTTP__API_TOKEN"] {
+            if token.count < 16 {
+                errors.append(SettingError("OCEAN__HTTP__API_TOKEN", "must be at least 16 characters"))
+            } else {
+                settings.apiToken = token
+            }
+        }
+        if let level = read({ () throws(SettingError) in try environment.logLevel("APPLICATION__LOG_LEVEL") }) {
+            settings.logLevel = level
+        }
+        if let type = environment["OCEAN__INTEGRATION__TYPE"] {
+            settings.integrationType = type
+        }
+        settings.integrationIdentifier = environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? settings.integrationType
+        if !settings.integrationIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            errors.append(SettingError("OCEAN__INTEGRATION__IDENTIFIER", "may hold only letters, digits, - and _, got \"\(settings.integrationIdentifier.prefix(60))\""))
+        }
+        settings.integrationConfig = IntegrationConfig.fromEnvironment(environment.values)
+        settings.mappingPath = environment["OCEAN__MAPPING__PATH"]
+        settings.catalogPath = environment["OCEAN__CATALOG__PATH"] ?? settings.catalogPath
+        if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__RESYNC_ON_START") }) {
+            settings.resyncOnStart = flag
+        }
+        settings.scheduledResyncIntervalMinutes = positive(
+            "OCEAN__SCHEDULED_RESYNC_INTERVAL",
+            read { () throws(SettingError) in try environment.integer("OCEAN__SCHEDULED_RESYNC_INTERVAL") }, in: 0...525_600)
+            .flatMap { $0 == 0 ? nil : $0 }
+        if let text = environment["OCEAN__EVENT_LISTENER__TYPE"] {
+            if let type = EventListenerType(rawValue: text.uppercased()) {
+                settings.eventListener = type
+            } else {
+                let known = EventListenerType.allCases.map(\.rawValue).joined(separator: ", ")
+                errors.append(SettingError("OCEAN__EVENT_LISTENER__TYPE", "must be one of \(known), got \"\(text.prefix(40))\""))
+            }
+        }
+        if let value = positive("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", read { () throws(SettingError) in try environment.integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS") }, in: 1...64) {
+            settings.maxConcurrentResources = value
+        }
+        if let value = positive("OCEAN__RESYNC__MAPPING_WORKERS", read { () throws(SettingError) in try environment.integer("OCEAN__RESYNC__MAPPING_WORKERS") }, in: 1...256) {
+            settings.mappingWorkers = value
+        }
+        if let value = positive("OCEAN__JOBS__HISTORY_LIMIT", read { () throws(SettingError) in try environment.integer("OCEAN__JOBS__HISTORY_LIMIT") }, in: 1...1_000_000) {
+            settings.jobHistoryLimit = value
+        }
+        if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") }) {
+            settings.allowEnvironmentInJQ = flag
+        }
+        settings.baseURL = environment["OCEAN__BASE_URL"]
+        guard errors.isEmpty else { throw SettingErrors(errors) }
+        return settings
+    }
+}
+
+/// Every bad setting, each with the name a user sets.
+public struct SettingErrors: Error, Sendable, CustomStringConvertible {
+    public let errors: [SettingError]
+
+    public init(_ errors: [SettingError]) {
+        self.errors = errors
+    }
+
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// Facts about the machine.
+public enum System {
+    /// Cores available to the process.
+    public static var coreCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Ocean
+import OceanServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ocean resync`: runs one resync job in-process and exits (0 when it succeeded).
+struct ResyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resync",
+        abstract: "Run one resync job in-process: every kind, or one with --kind. Exit 0 when it succeeded.")
+
+    @Option(help: "Only this kind.")
+    var kind: String?
+
+    @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
+    var mapping: String?
+
+    func run() async throws {
+        var settings = try CommandSettings.load()
+        if let mapping { settings.mappingPath = mapping }
+        let logger = CommandSettings.bootstrapLogging(settings)
+        let application = try CommandSettings.application(settings, logger: logger)
+        try await Self.runOnce(application, scope: kind.map { .kind($0) } ?? .allKinds)
+    }
+
+    /// Runs the job with progress on stderr (bars on a terminal, lines otherwise) and exits with
+    /// its outcome.
+    static func runOnce(_ application: OceanApplication, scope: Job.Scope) async throws {
+        let display = ProgressDisplay(isTerminal: isatty(STDERR_FILENO) == 1)
+        let job: Job
+        do {
+            job = try await application.runOnce(scope) { display.show($0) }
+        } catch let error as ResyncError {
+            throw CommandSettings.fail(error.message)
+        } catch let error as StartupError {
+            throw CommandSettings.fail(error.description)
+        }
+        display.finish(job)
+        if job.status != .succeeded { throw ExitCode(1) }
+    }
+}
+
+/// Per-resource progress on stderr: redrawn bars on a terminal, one line per change otherwise.
+final class ProgressDisplay: Sendable {
+    private let isTerminal: Bool
+    private let state = LockedLines()
+
+    init(isTerminal: Bool) {
+        self.isTerminal = isTerminal
+    }
+
+    func show(_ job: Job) {
+        let lines = job.progress.map(Self.line)
+        state.update(lines) { previous, current in
+            if self.isTerminal {
+                var text = previous.isEmpty ? "" : "\u{1B}[\(previous.count)A"
+                for line in current { text += "\r\u{1B}[2K" + line + "\n" }
+                FileHandle.standardError.write(Data(text.utf8))
+            } else {
+                for (index, line) in current.enumerated() where index >= previous.count || previous[index] != line {
+                    FileHandle.standardError.write(Data((line + "\n").utf8))
+                }
+            }
+        }
+    }
+
+    func finish(_ job: Job) {
+        var text = "job \(job.id) \(job.status.rawValue)"
+        if let error = job.error { text += ": \(error)" }
+        for resource in job.progress {
+            if let error = resource.error { text += "\n  \(resource.kind): \(error)" }
+            for problem in resource.errors.prefix(3) { text += "\n  \(resource.kind): \(problem)" }
+        }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    private static func line(_ progress: ResourceProgress) -> String {
+        let width = 20
+        let done = progress.status == .queued || progress.status == .running ? 0 : width
+        let spinner = progress.status == .running ? min(width - 1, (progress.fetched / 1000) % width) : done
+        let bar = String(repeating: "=", count: max(done, spinner)) + String(repeating: " ", count: width - max(done, spinner))
+        return String(format: "%-24@ [%@] %-9@ fetched %d  upserted %d  filtered %d  failed %d",
+                      progress.kind as NSString, bar as NSString, progress.status.rawValue as NSString,
+                      progress.fetched, progress.upserted, progress.filtered, progress.failed)
+    }
+}
+
+/// The last lines drawn, behind a lock (progress comes from a watcher task).
+final class LockedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func update(_ current: [String], draw: ([String], [String]) -> Void) {
+        lock.withLock {
+            guard current != lines else { return }
+            draw(lines, current)
+            lines = current
+        }
+    }
+}
