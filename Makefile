@@ -2,15 +2,15 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SYSTEM_PACKAGES := libevent-dev libjq-dev
+SYSTEM_PACKAGES := libevent-dev libjq-dev libsqlite3-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
 .PHONY: run test build deps test-deps bench-http bench-map clean
 
-## Install the system libraries when their headers are missing (libevent's evhttp, libjq).
+## Install the system libraries when their headers are missing (libevent's evhttp, libjq, SQLite).
 deps:
-	@if [ ! -f /usr/include/event2/http.h ] || [ ! -f /usr/include/jq.h ]; then \
+	@if [ ! -f /usr/include/event2/http.h ] || [ ! -f /usr/include/jq.h ] || [ ! -f /usr/include/sqlite3.h ]; then \
 		echo "installing $(SYSTEM_PACKAGES)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi

@@ -144,6 +144,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "ResyncTests",
+            dependencies: ["Ocean", "OceanCatalog", "OceanIntegrations", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "OceanCommandTests",
             dependencies: ["TestSupport"],
             swiftSettings: strictSwift

@@ -8,13 +8,9 @@ import Testing
 struct HealthRoutesTests {
     @Test("live is 200 throughout; ready is 503 while starting, 200 when ready, 503 while stopping")
     func readinessPhases() async throws {
-        let readiness = Readiness()
-        let server = HTTPServer(
-            configuration: .init(host: "127.0.0.1", port: 0),
-            router: Router(OceanRoutes.make(readiness: readiness)),
-            logger: Logger(label: "test"))
-        try await server.start()
-        let port = try #require(server.port)
+        let service = try await TestService.start()
+        let readiness = service.application.readiness
+        let port = service.port
 
         for path in ["/health", "/health/live"] {
             let live = try await fetch(port: port, "GET", path)
@@ -42,6 +38,6 @@ struct HealthRoutesTests {
         let unknown = try await fetch(port: port, "GET", "/healthz")
         #expect(unknown.status == 404)
         #expect(unknown.errorCode == "not_found")
-        await server.shutdown()
+        await service.stop()
     }
 }

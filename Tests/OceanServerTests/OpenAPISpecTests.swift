@@ -12,7 +12,7 @@ struct OpenAPISpecTests {
     static let specURL = repositoryRoot.appendingPathComponent("openapi.yaml")
 
     @Test("the spec's paths and methods are exactly the router's routes")
-    func sameRoutes() throws {
+    func sameRoutes() async throws {
         let text = try String(contentsOf: Self.specURL, encoding: .utf8)
         let document = try #require(try Yams.load(yaml: text) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: Any])
@@ -25,7 +25,9 @@ struct OpenAPISpecTests {
             }
         }
         // OpenAPI has no "rest of the path" parameter: `{path...}` is written `{path}` there.
-        let routerRoutes = Set(Router(OceanRoutes.make(readiness: Readiness())).table.map {
+        let service = try await TestService.start()
+        defer { Task { await service.stop() } }
+        let routerRoutes = Set(service.application.routeTable.map {
             "\($0.method.rawValue) \($0.pattern.replacingOccurrences(of: "...}", with: "}"))"
         })
         #expect(specRoutes == routerRoutes, "only in spec: \(specRoutes.subtracting(routerRoutes)); only in router: \(routerRoutes.subtracting(specRoutes))")

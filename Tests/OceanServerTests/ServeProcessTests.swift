@@ -47,7 +47,7 @@ struct ServeProcessTests {
         (["serve"], ["APPLICATION__PORT": "eighty"], "APPLICATION__PORT"),
         (["serve", "--port", "70000", "--host", "127.0.0.1"], [:], "port"),
         (["serve", "--host", "127.0.0.1", "--port", "0"], ["APPLICATION__LOG_LEVEL": "loud"], "APPLICATION__LOG_LEVEL"),
-        (["serve", "--host", "127.0.0.1", "--port", "0", "--event-loops", "0"], [:], "event loops"),
+        (["serve", "--host", "127.0.0.1", "--port", "0", "--event-loops", "0"], [:], "--event-loops"),
     ])
     func badSettings(arguments: [String], environment: [String: String], mentions: String) async throws {
         let service = try OceanProcess.start(arguments, environment: environment)

@@ -57,15 +57,25 @@ struct ResourcePipeline: Sendable {
             try Task.checkCancellation()
             return .succeeded
         } catch {
-            // Let the batches already handed to the mapping threads finish before reporting.
-            for task in state.inFlight { _ = await task.value }
             if error is CancellationError || Task.isCancelled {
+                for task in state.inFlight { _ = await task.value }
                 return .cancelled
             }
             if let sinkError = error as? SinkFailure {
+                for task in state.inFlight { _ = await task.value }
                 return .failed("writing to the \(sink.name) failed: \(sinkError.underlying)")
             }
-            return .failed("the \"\(context.kind)\" handler failed: \(error)")
+            // The handler failed: what it fetched before is still good data, so it is written.
+            let handlerMessage = "the \"\(context.kind)\" handler failed: \(error)"
+            do {
+                while !state.inFlight.isEmpty { try await drainOne(state) }
+            } catch let sinkError as SinkFailure {
+                for task in state.inFlight { _ = await task.value }
+                return .failed(handlerMessage + "; then writing to the \(sink.name) failed: \(sinkError.underlying)")
+            } catch {
+                for task in state.inFlight { _ = await task.value }
+            }
+            return .failed(handlerMessage)
         }
     }
 

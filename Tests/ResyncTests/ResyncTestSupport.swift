@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import Ocean
+import OceanCatalog
+
+/// A catalog in a fresh temporary file.
+func temporaryCatalog() throws -> CatalogStore {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-test-\(UUID().uuidString)/catalog.sqlite").path
+    return try CatalogStore(path: path)
+}
+
+/// A mapping with one resource per kind: identifier `.id`, blueprint = the kind.
+func simpleMapping(kinds: [String]) throws -> PortAppConfig {
+    let resources = kinds.map { kind in
+        """
+          - kind: \(kind)
+            selector:
+              query: 'true'
+            port:
+              entity:
+                mappings:
+                  identifier: .id
+                  title: .name
+                  blueprint: '"\(kind)"'
+        """
+    }.joined(separator: "\n")
+    return try PortAppConfig.parse("resources:\n" + resources).config
+}
+
+/// `count` records `{"id": "<prefix>-<n>", "name": ...}` as one batch.
+func records(_ prefix: String, _ range: Range<Int>) -> [JSON] {
+    range.map { .object(["id": .string("\(prefix)-\($0)"), "name": .string("Name \($0)")]) }
+}
+
+/// A gate a handler waits at until the test opens it.
+final class Gate: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream()
+    }
+
+    func wait() async {
+        for await _ in stream { return }
+    }
+
+    func open() {
+        continuation.finish()
+    }
+}
+
+/// Counts handlers running at once and the most seen.
+actor Concurrency {
+    private(set) var current = 0
+    private(set) var maximum = 0
+    private(set) var started: [String] = []
+
+    func enter(_ kind: String) {
+        current += 1
+        maximum = max(maximum, current)
+        started.append(kind)
+    }
+
+    func leave() { current -= 1 }
+}
+
+func makeCoordinator(
+    _ integration: OceanIntegration, mapping: PortAppConfig, catalog: CatalogStore,
+    maxConcurrentResources: Int = 4, historyLimit: Int = 1000
+) -> ResyncCoordinator {
+    var logger = Logger(label: "test.resync")
+    logger.logLevel = .critical
+    return ResyncCoordinator(
+        integration: integration, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
+        sink: catalog, store: catalog,
+        settings: .init(integrationIdentifier: "test", maxConcurrentResources: maxConcurrentResources,
+                        historyLimit: historyLimit, mappingWorkers: 2),
+        logger: logger)
+}
+
+/// Waits until `condition` holds (checked every few milliseconds), at most 30 s.
+func eventually(_ what: String, _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while await !condition() {
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// A handler's pages: `pages` batches of `size` records, after waiting at `gate` (when given).
+struct Pages: AsyncSequence, Sendable {
+    typealias Element = [JSON]
+    let prefix: String
+    let pages: Int
+    let size: Int
+    var gate: Gate?
+    var failAfter: Int?
+
+    func makeAsyncIterator() -> Iterator { Iterator(pages: self) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let pages: Pages
+        var page = 0
+
+        mutating func next() async throws -> [JSON]? {
+            if page == 0, let gate = pages.gate { await gate.wait() }
+            if let failAfter = pages.failAfter, page == failAfter { throw HandlerFailure() }
+            guard page < pages.pages else { return nil }
+            defer { page += 1 }
+            return records(pages.prefix, page * pages.size..<(page + 1) * pages.size)
+        }
+    }
+}
+
+struct HandlerFailure: Error, CustomStringConvertible {
+    var description: String { "the third-party API answered 500" }
+}
