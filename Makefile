@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libevent-dev libjq-dev libsqlite3-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test build deps test-deps bench-http bench-map clean
+.PHONY: run test build deps test-deps bench-http bench-map bench-resync clean
 
 ## Install the system libraries when their headers are missing (libevent's evhttp, libjq, SQLite).
 deps:
@@ -43,6 +43,10 @@ bench-http: deps
 ## (Ocean's way), interleaved rounds; then 1,000,000 records for the memory check (see BENCHMARKS.md).
 bench-map: deps
 	Benchmarks/map/run.sh $(ROUNDS)
+
+## The fake integration, 100,000 persons of 1 KiB, into a fresh catalog; then 1,000,000 for memory.
+bench-resync: deps
+	Benchmarks/resync/run.sh $(ROUNDS)
 
 clean:
 	rm -rf .build .build-*

@@ -70,6 +70,11 @@ final class ProgressDisplay: Sendable {
 
     func finish(_ job: Job) {
         var text = "job \(job.id) \(job.status.rawValue)"
+        if let started = job.startedAt, let finished = job.finishedAt {
+            let seconds = finished.timeIntervalSince(started)
+            let upserted = job.progress.reduce(0) { $0 + $1.upserted }
+            text += String(format: " in %.2f s: %d entities upserted (%.0f entities/s)", seconds, upserted, seconds > 0 ? Double(upserted) / seconds : 0)
+        }
         if let error = job.error { text += ": \(error)" }
         for resource in job.progress {
             if let error = resource.error { text += "\n  \(resource.kind): \(error)" }
