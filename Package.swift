@@ -157,6 +157,7 @@ let package = Package(
             name: "OceanServerTests",
             dependencies: [
                 "OceanServer",
+                "Ocean",
                 "TestSupport",
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -161,10 +161,10 @@ struct ResyncService: Service {
         if settings.resyncOnStart {
             _ = try? await coordinator.request(.allKinds, trigger: .startup)
         }
-        if let minutes = settings.scheduledResyncIntervalMinutes {
+        if let interval = settings.scheduledResyncInterval {
             let schedule = Task {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(minutes * 60))
+                    try await Task.sleep(for: interval)
                     _ = try? await coordinator.request(.allKinds, trigger: .schedule)
                 }
             }

@@ -33,8 +33,8 @@ public struct ServiceSettings: Sendable {
     public var catalogPath = ".ocean/catalog.sqlite"
     /// `OCEAN__RESYNC_ON_START` (default true).
     public var resyncOnStart = true
-    /// `OCEAN__SCHEDULED_RESYNC_INTERVAL`, minutes; nil for none.
-    public var scheduledResyncIntervalMinutes: Int?
+    /// `OCEAN__SCHEDULED_RESYNC_INTERVAL` (minutes); nil for none.
+    public var scheduledResyncInterval: Duration?
     public var eventListener = EventListenerType.polling
     /// `OCEAN__RESYNC__MAX_CONCURRENT_KINDS` (default 4).
     public var maxConcurrentResources = 4
@@ -106,10 +106,10 @@ public struct ServiceSettings: Sendable {
         if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__RESYNC_ON_START") }) {
             settings.resyncOnStart = flag
         }
-        settings.scheduledResyncIntervalMinutes = positive(
+        settings.scheduledResyncInterval = positive(
             "OCEAN__SCHEDULED_RESYNC_INTERVAL",
             read { () throws(SettingError) in try environment.integer("OCEAN__SCHEDULED_RESYNC_INTERVAL") }, in: 0...525_600)
-            .flatMap { $0 == 0 ? nil : $0 }
+            .flatMap { $0 == 0 ? nil : .seconds($0 * 60) }
         if let text = environment["OCEAN__EVENT_LISTENER__TYPE"] {
             if let type = EventListenerType(rawValue: text.uppercased()) {
                 settings.eventListener = type

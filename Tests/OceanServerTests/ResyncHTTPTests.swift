@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import Ocean
+import OceanServer
 import Testing
 import TestSupport
 
@@ -149,5 +152,34 @@ struct ResyncHTTPTests {
         #expect(job.status == 200)
         #expect(job.json?["status"] as? String == "succeeded")
         await second.stop()
+    }
+}
+
+@Suite("Resync triggers")
+struct ResyncTriggerTests {
+    @Test("a resync runs at start and then on the schedule")
+    func startupAndSchedule() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-schedule-\(UUID().uuidString)")
+        var settings = try ServiceSettings.load(from: Environment(values: [
+            "OCEAN__CATALOG__PATH": folder.appendingPathComponent("catalog.sqlite").path,
+            "APPLICATION__HOST": "127.0.0.1", "APPLICATION__PORT": "0",
+        ]))
+        settings.scheduledResyncInterval = .milliseconds(300)
+        var logger = Logger(label: "test.schedule")
+        logger.logLevel = .critical
+        let application = try OceanApplication(settings: settings, logger: logger)
+        let running = Task { try await application.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var triggers: [Job.Trigger] = []
+        while ContinuousClock.now < deadline {
+            triggers = await application.coordinator.jobs(limit: 100).map(\.trigger)
+            if triggers.filter({ $0 == .schedule }).count >= 2 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        running.cancel()
+        _ = try? await running.value
+        #expect(triggers.filter { $0 == .startup }.count == 1)
+        #expect(triggers.filter { $0 == .schedule }.count >= 2)
+        #expect(triggers.last == .startup)
     }
 }
