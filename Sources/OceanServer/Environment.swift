@@ -1,3 +1,4 @@
+import Essentials
 public import Logging
 
 #if canImport(Glibc)
@@ -35,7 +36,7 @@ public struct Environment: Sendable {
     /// A whole number, or nil when unset.
     public func integer(_ name: String) throws(SettingError) -> Int? {
         guard let text = self[name] else { return nil }
-        guard let value = Int(text.trimmingWhitespace()) else {
+        guard let value = SettingText.int(text) else {
             throw SettingError(name, "must be a whole number, got \"\(text.prefix(40))\"")
         }
         return value
@@ -43,12 +44,11 @@ public struct Environment: Sendable {
 
     /// A boolean (true/false, also 1/0, yes/no, on/off), or nil when unset.
     public func bool(_ name: String) throws(SettingError) -> Bool? {
-        guard let text = self[name]?.trimmingWhitespace().lowercased() else { return nil }
-        switch text {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw SettingError(name, "must be true or false, got \"\(text.prefix(40))\"")
+        guard let text = self[name] else { return nil }
+        guard let value = SettingText.bool(text) else {
+            throw SettingError(name, "must be true or false, got \"\(text.prefix(40))\"")
         }
+        return value
     }
 
     /// A swift-log level (also `warn` and `fatal`), or nil when unset.
@@ -75,10 +75,4 @@ public struct SettingError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(name) \(message)" }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-    }
 }

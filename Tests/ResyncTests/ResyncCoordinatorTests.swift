@@ -178,7 +178,7 @@ struct ResyncCoordinatorTests {
     func nonObjects() async throws {
         let ocean = OceanIntegration(type: "test")
         ocean.onResync(kind: "mixed") { _ in
-            SinglePageOf(batch: [.number(1), .object(["id": .string("ok"), "name": .string("fine")]), .string("x"), .array([])])
+            SinglePage(records: [.number(1), .object(["id": .string("ok"), "name": .string("fine")]), .string("x"), .array([])])
         }
         let coordinator = makeCoordinator(ocean, mapping: try simpleMapping(kinds: ["mixed"]), catalog: try temporaryCatalog())
         try await coordinator.start()
@@ -294,19 +294,5 @@ struct ResyncCoordinatorTests {
             if taken == 5 { break }
         }
         #expect(taken == 5)
-    }
-}
-
-/// One batch, as given.
-struct SinglePageOf: AsyncSequence, Sendable {
-    typealias Element = [JSON]
-    let batch: [JSON]
-    func makeAsyncIterator() -> Iterator { Iterator(batch: batch) }
-    struct Iterator: AsyncIteratorProtocol {
-        var batch: [JSON]?
-        mutating func next() async -> [JSON]? {
-            defer { batch = nil }
-            return batch
-        }
     }
 }

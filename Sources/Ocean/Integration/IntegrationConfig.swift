@@ -1,3 +1,5 @@
+import Essentials
+
 /// The integration's settings: `OCEAN__INTEGRATION__CONFIG__<NAME>` variables (and, later, the
 /// `integration.config` section of `config.yaml`), keyed by lower-cased name as in Ocean
 /// (`OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT` is `entity_amount`).
@@ -49,7 +51,7 @@ public struct IntegrationConfig: Sendable, Hashable {
     /// A whole number within `range`, or `defaultValue` when unset.
     public func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int> = Int.min...Int.max) throws(ConfigurationError) -> Int {
         guard let text = string(name) else { return defaultValue }
-        guard let value = Int(text.trimmingWhitespace()) else {
+        guard let value = SettingText.int(text) else {
             throw ConfigurationError(path: Self.variableName(name), "must be a whole number, got \"\(text.prefix(40))\"")
         }
         guard range.contains(value) else {
@@ -60,11 +62,10 @@ public struct IntegrationConfig: Sendable, Hashable {
 
     /// A boolean (`true`/`false`, also `1`/`0`, `yes`/`no`), or `defaultValue` when unset.
     public func bool(_ name: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
-        guard let text = string(name)?.trimmingWhitespace().lowercased() else { return defaultValue }
-        switch text {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw ConfigurationError(path: Self.variableName(name), "must be true or false, got \"\(text.prefix(40))\"")
+        guard let text = string(name) else { return defaultValue }
+        guard let value = SettingText.bool(text) else {
+            throw ConfigurationError(path: Self.variableName(name), "must be true or false, got \"\(text.prefix(40))\"")
         }
+        return value
     }
 }

@@ -1,3 +1,4 @@
+import Essentials
 public import JQ
 
 /// A problem with the mapping itself (not with a record): a field that does not compile, a value

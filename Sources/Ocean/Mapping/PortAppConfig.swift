@@ -1,3 +1,5 @@
+import Essentials
+
 /// The port app config: Ocean's mapping format, read from YAML or JSON.
 ///
 /// ```yaml
@@ -264,10 +266,6 @@ private struct ConfigReader {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-    }
-
     /// A name usable as an object key in the generated jq (`{"name": ...}` is always quoted, so any
     /// non-empty string without control characters will do).
     var isValidJQKey: Bool {

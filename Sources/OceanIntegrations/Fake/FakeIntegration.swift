@@ -86,22 +86,6 @@ struct FakeSettings: Sendable {
     }
 }
 
-/// One page of records.
-struct SinglePage: AsyncSequence, Sendable {
-    typealias Element = [JSON]
-    let records: [JSON]
-
-    func makeAsyncIterator() -> Iterator { Iterator(records: records) }
-
-    struct Iterator: AsyncIteratorProtocol {
-        var records: [JSON]?
-        mutating func next() async -> [JSON]? {
-            defer { records = nil }
-            return records
-        }
-    }
-}
-
 /// The persons of every department, page by page, written straight as JSON text (a person is
 /// `{"id","name","email","age","status","bio","department":{"id","name"}}`, `id` = `<department>-<n>`).
 struct FakePersonPages: AsyncSequence, Sendable {
