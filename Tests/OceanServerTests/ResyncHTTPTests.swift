@@ -78,6 +78,8 @@ struct ResyncHTTPTests {
         #expect(again.json?["id"] as? String == queued.json?["id"] as? String)
         #expect(again.header("X-Coalesced") == "true")
         #expect(queued.header("X-Coalesced") == nil)
+        // The catalog answers reads while the resync writes.
+        #expect(try await fetch(port: port, "GET", "/entities?limit=5").status == 200)
 
         let cancel = try await fetch(port: port, "POST", "/jobs/\(try #require(running.json?["id"] as? String))/cancel")
         #expect(cancel.status == 202)

@@ -9,6 +9,13 @@ public struct MappedEntity: Sendable, Hashable {
     /// The entity as compact JSON: `identifier`, `title`, `blueprint`, `team`, `icon`,
     /// `properties`, `relations` (those mapped; `properties` and `relations` always).
     public let json: [UInt8]
+
+    public init(resourceIndex: Int, blueprint: String, identifier: String, json: [UInt8]) {
+        self.resourceIndex = resourceIndex
+        self.blueprint = blueprint
+        self.identifier = identifier
+        self.json = json
+    }
 }
 
 /// A problem with one record: a misconfigured field (mapped to null), a selector that did not give a
