@@ -36,7 +36,7 @@ struct MapCommandTests {
     }
 
     @Test("NDJSON on stdin: entities on stdout, problems on stderr with the record index, exit 0")
-    func ndjson() throws {
+    func ndjson() async throws {
         let mappingPath = try Self.file(Self.mapping)
         let input = """
             {"id":"a","name":"Ann","age":30,"status":"ok"}
@@ -44,7 +44,7 @@ struct MapCommandTests {
             {"id":"c","name":"Cy","age":"x","status":"ok"}
             not json
             """
-        let run = try OceanProcess.run(["map", "--mapping", mappingPath, "--kind", "person", "--stats"], input: Array(input.utf8))
+        let run = try await OceanProcess.run(["map", "--mapping", mappingPath, "--kind", "person", "--stats"], input: Array(input.utf8))
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 2)
@@ -56,20 +56,20 @@ struct MapCommandTests {
     }
 
     @Test("a JSON array file in, itemsToParse expands it")
-    func arrayFile() throws {
+    func arrayFile() async throws {
         let mappingPath = try Self.file(Self.mapping)
         let inputPath = try Self.file(#"[{"members":["x","y"]}, {"members":["z"]}]"#, suffix: ".json")
-        let run = try OceanProcess.run(["map", "--mapping", mappingPath, "--kind", "team", "--workers", "2", inputPath])
+        let run = try await OceanProcess.run(["map", "--mapping", mappingPath, "--kind", "team", "--workers", "2", inputPath])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.split(separator: "\n").map { $0.contains(#""blueprint":"member""#) } == [true, true, true])
         #expect(run.stdout.contains(#""identifier":"x""#) && run.stdout.contains(#""identifier":"z""#))
     }
 
     @Test("order is kept across workers on a large input")
-    func ordered() throws {
+    func ordered() async throws {
         let mappingPath = try Self.file(Self.mapping)
         let input = (0..<5000).map { #"{"id":"p\#($0)","name":"n","age":\#($0),"status":"ok"}"# }.joined(separator: "\n")
-        let run = try OceanProcess.run(["map", "--mapping", mappingPath, "--kind", "person", "--workers", "2"], input: Array(input.utf8))
+        let run = try await OceanProcess.run(["map", "--mapping", mappingPath, "--kind", "person", "--workers", "2"], input: Array(input.utf8))
         #expect(run.status == 0)
         let identifiers = run.stdout.split(separator: "\n").map { $0.split(separator: "\"")[3] }
         #expect(identifiers == (0..<5000).map { "p\($0)"[...] })
@@ -82,43 +82,43 @@ struct MapCommandTests {
         (mapping, ["--kind", "person", "--workers", "0"], "--workers must be"),
         (mapping.replacingOccurrences(of: "title: .name", with: "title: .name |"), ["--kind", "person"], "resources[0] (kind person) title:"),
     ])
-    func invalid(mappingText: String, arguments: [String], mentions: String) throws {
+    func invalid(mappingText: String, arguments: [String], mentions: String) async throws {
         let mappingPath = try Self.file(mappingText)
-        let run = try OceanProcess.run(["map", "--mapping", mappingPath] + arguments, input: Array("{}\n".utf8))
+        let run = try await OceanProcess.run(["map", "--mapping", mappingPath] + arguments, input: Array("{}\n".utf8))
         #expect(run.status != 0)
         #expect(run.stdout.isEmpty)
         #expect(run.stderr.contains(mentions), "\(run.stderr)")
     }
 
     @Test("a missing input file is an error")
-    func missingInput() throws {
-        let run = try OceanProcess.run(["map", "--mapping", try Self.file(Self.mapping), "--kind", "person", "/nonexistent/x.json"])
+    func missingInput() async throws {
+        let run = try await OceanProcess.run(["map", "--mapping", try Self.file(Self.mapping), "--kind", "person", "/nonexistent/x.json"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("cannot open /nonexistent/x.json"))
     }
 
     @Test("validate: valid mapping exits 0; every problem listed with resource, kind and field")
-    func validate() throws {
-        let good = try OceanProcess.run(["validate", "--mapping", try Self.file(Self.mapping)])
+    func validate() async throws {
+        let good = try await OceanProcess.run(["validate", "--mapping", try Self.file(Self.mapping)])
         #expect(good.status == 0)
         #expect(good.stdout.contains("valid (2 resources"))
 
         let broken = Self.mapping
             .replacingOccurrences(of: "title: .name", with: "title: .name |")
             .replacingOccurrences(of: "identifier: .item", with: "identifier: nosuch(.item)")
-        let bad = try OceanProcess.run(["validate", "--mapping", try Self.file(broken)])
+        let bad = try await OceanProcess.run(["validate", "--mapping", try Self.file(broken)])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("resources[0] (kind person) title:"))
         #expect(bad.stderr.contains("resources[1] (kind team) identifier: nosuch/1 is not defined"))
         #expect(bad.stderr.contains("2 problems"))
 
-        let missing = try OceanProcess.run(["validate", "--mapping", "/nonexistent.yml"])
+        let missing = try await OceanProcess.run(["validate", "--mapping", "/nonexistent.yml"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("cannot read the mapping"))
     }
 
     @Test("env in a mapping reads nothing unless OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS=true")
-    func environmentAccess() throws {
+    func environmentAccess() async throws {
         let mapping = """
             resources:
               - kind: k
@@ -126,10 +126,10 @@ struct MapCommandTests {
                 port: {entity: {mappings: {identifier: .id, blueprint: '"b"', title: 'env.OCEAN_TEST_SECRET // "hidden"'}}}
             """
         let path = try Self.file(mapping)
-        let hidden = try OceanProcess.run(["map", "--mapping", path], environment: ["OCEAN_TEST_SECRET": "s3cr3t"], input: Array(#"{"id":"a"}"#.utf8))
+        let hidden = try await OceanProcess.run(["map", "--mapping", path], environment: ["OCEAN_TEST_SECRET": "s3cr3t"], input: Array(#"{"id":"a"}"#.utf8))
         #expect(hidden.stdout.contains(#""title":"hidden""#))
         #expect(!hidden.stdout.contains("s3cr3t"))
-        let allowed = try OceanProcess.run(["map", "--mapping", path], environment: [
+        let allowed = try await OceanProcess.run(["map", "--mapping", path], environment: [
             "OCEAN_TEST_SECRET": "s3cr3t", "OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS": "true",
         ], input: Array(#"{"id":"a"}"#.utf8))
         #expect(allowed.stdout.contains(#""title":"s3cr3t""#))

@@ -12,8 +12,8 @@ struct ResyncCommandTests {
     }
 
     @Test("runs one job, prints a line per kind when stderr is not a terminal, exits 0")
-    func succeeds() throws {
-        let run = try OceanProcess.run(["resync"], environment: Self.environment())
+    func succeeds() async throws {
+        let run = try await OceanProcess.run(["resync"], environment: Self.environment())
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("fake-person"))
         #expect(run.stderr.contains("upserted 50"))
@@ -22,25 +22,25 @@ struct ResyncCommandTests {
     }
 
     @Test("--kind runs one kind; an unknown kind exits non-zero with the known kinds")
-    func oneKind() throws {
-        let run = try OceanProcess.run(["resync", "--kind", "fake-department"], environment: Self.environment())
+    func oneKind() async throws {
+        let run = try await OceanProcess.run(["resync", "--kind", "fake-department"], environment: Self.environment())
         #expect(run.status == 0)
         #expect(run.stderr.contains("upserted 5"))
         #expect(!run.stderr.contains("fake-person"))
-        let unknown = try OceanProcess.run(["resync", "--kind", "nope"], environment: Self.environment())
+        let unknown = try await OceanProcess.run(["resync", "--kind", "nope"], environment: Self.environment())
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("known kinds: fake-department, fake-person"))
     }
 
     @Test("a failing kind makes the exit status non-zero and says why")
-    func fails() throws {
-        let run = try OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT": "many"]))
+    func fails() async throws {
+        let run = try await OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT": "many"]))
         #expect(run.status == 1)
         #expect(run.stderr.contains("OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT: must be a whole number"))
     }
 
     @Test("--mapping replaces the default mapping; a broken one stops the start with its problems")
-    func mapping() throws {
+    func mapping() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-map-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let good = folder.appendingPathComponent("good.yml")
@@ -50,7 +50,7 @@ struct ResyncCommandTests {
                 selector: {query: '.status == "WORKING"'}
                 port: {entity: {mappings: {identifier: .id, blueprint: '"person"'}}}
             """.write(to: good, atomically: true, encoding: .utf8)
-        let run = try OceanProcess.run(["resync", "--mapping", good.path], environment: Self.environment())
+        let run = try await OceanProcess.run(["resync", "--mapping", good.path], environment: Self.environment())
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("filtered 10"))
         #expect(run.stderr.contains("upserted 40"))
@@ -58,28 +58,28 @@ struct ResyncCommandTests {
         let bad = folder.appendingPathComponent("bad.yml")
         try "resources:\n  - kind: x\n    selector: {query: 'true'}\n    port: {entity: {mappings: {identifier: .id |, blueprint: '\"b\"'}}}\n"
             .write(to: bad, atomically: true, encoding: .utf8)
-        let broken = try OceanProcess.run(["resync", "--mapping", bad.path], environment: Self.environment())
+        let broken = try await OceanProcess.run(["resync", "--mapping", bad.path], environment: Self.environment())
         #expect(broken.status == 2)
         #expect(broken.stderr.contains("resources[0] (kind x) identifier:"))
     }
 
     @Test("OCEAN__EVENT_LISTENER__TYPE=ONCE makes serve run one resync and exit")
-    func once() throws {
-        let run = try OceanProcess.run(["serve", "--port", "0", "--host", "127.0.0.1"],
+    func once() async throws {
+        let run = try await OceanProcess.run(["serve", "--port", "0", "--host", "127.0.0.1"],
                                        environment: Self.environment(["OCEAN__EVENT_LISTENER__TYPE": "ONCE"]))
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("succeeded in"))
     }
 
     @Test("bad settings are all listed at once with the variable names")
-    func badSettings() throws {
-        let run = try OceanProcess.run(["resync"], environment: Self.environment([
+    func badSettings() async throws {
+        let run = try await OceanProcess.run(["resync"], environment: Self.environment([
             "OCEAN__INTEGRATION__TYPE": "jira", "OCEAN__SCHEDULED_RESYNC_INTERVAL": "soon", "OCEAN__EVENT_LISTENER__TYPE": "KAFKA",
         ]))
         #expect(run.status == 2)
         #expect(run.stderr.contains("OCEAN__SCHEDULED_RESYNC_INTERVAL must be a whole number"))
         #expect(run.stderr.contains("OCEAN__EVENT_LISTENER__TYPE must be one of POLLING, WEBHOOK, ONCE"))
-        let type = try OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__TYPE": "jira"]))
+        let type = try await OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__TYPE": "jira"]))
         #expect(type.status == 2)
         #expect(type.stderr.contains("OCEAN__INTEGRATION__TYPE must be one of fake, jsonl"))
     }

@@ -63,9 +63,16 @@ public final class OceanProcess: @unchecked Sendable {
     /// Everything the process wrote to stdout and stderr so far.
     public var output: String { collected.text }
 
-    /// Runs `ocean` to completion and returns its exit status, stdout and stderr, separately.
+    /// Runs `ocean` to completion and returns its exit status, stdout and stderr, separately. The
+    /// waiting happens on a thread of its own, not on the cooperative pool the other tests need.
     public static func run(
         _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await onThread { try runBlocking(arguments, environment: environment, input: input) }
+    }
+
+    private static func runBlocking(
+        _ arguments: [String], environment: [String: String], input: [UInt8]?
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         ignoreSIGPIPE
         let process = Process()
