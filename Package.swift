@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ResyncTests",
-            dependencies: ["Ocean", "OceanCatalog", "OceanIntegrations", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Ocean", "OceanCatalog", "OceanIntegrations", "Essentials", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -6,7 +6,7 @@ public import Ocean
 ///
 /// WAL mode: readers (`GET /entities`, `GET /jobs` after a restart) never wait for a resync that is
 /// writing. Each batch of entities is one transaction.
-public final class CatalogStore: EntitySink, JobStore, Sendable {
+public final class CatalogStore: ReconcilingSink, JobStore, Sendable {
     public let name = "catalog"
     public let path: String
     private let pool: DatabasePool
@@ -114,6 +114,42 @@ public final class CatalogStore: EntitySink, JobStore, Sendable {
     public func entityCount(blueprint: String? = nil) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM entities WHERE ?1 IS NULL OR blueprint = ?1", arguments: [blueprint]) ?? 0
+        }
+    }
+
+    // MARK: Reconciliation
+
+    public func ownedCounts(integration: String) async throws -> [String: Int] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT blueprint, count(*) AS n FROM entities WHERE integration = ? GROUP BY blueprint",
+                                        arguments: [integration])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["blueprint"] as String, $0["n"] as Int) })
+        }
+    }
+
+    /// Entities of `blueprint` owned by `integration` that `jobID` did not write (every write
+    /// stamps the entity with its job).
+    public func staleIdentifiers(blueprint: String, integration: String, jobID: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT identifier FROM entities
+                WHERE integration = ? AND blueprint = ? AND (job_id IS NULL OR job_id != ?) ORDER BY identifier
+                """, arguments: [integration, blueprint, jobID])
+        }
+    }
+
+    /// Deletes the given entities of `blueprint` that `integration` owns (never another
+    /// integration's). The catalog keeps no relation graph, so `deleteDependents` has no effect here.
+    public func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int {
+        guard !identifiers.isEmpty else { return 0 }
+        return try await pool.write { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM entities WHERE blueprint = ? AND identifier = ? AND integration = ?")
+            var deleted = 0
+            for identifier in identifiers {
+                try statement.execute(arguments: [blueprint, identifier, integration])
+                deleted += db.changesCount
+            }
+            return deleted
         }
     }
 

@@ -45,6 +45,18 @@ public struct MappingPlan: Sendable {
         resources.filter { $0.kind == kind }.map(\.index)
     }
 
+    /// The blueprint a resource always produces, when its expression is a plain string literal
+    /// (`'"service"'`); nil when it is computed per record.
+    public static func constantBlueprint(of resource: ResourceConfig) -> String? {
+        guard let expression = resource.mappings["blueprint"]?.stringValue else { return nil }
+        let text = expression.trimmingWhitespace()
+        guard let quote = text.first, quote == "\"" || quote == "'", text.count >= 2, text.last == quote else { return nil }
+        let body = text.dropFirst().dropLast()
+        // Escapes (and so interpolation) or a second literal make it something to compute: not constant.
+        guard !body.contains("\\"), !body.contains(quote), !body.isEmpty else { return nil }
+        return String(body)
+    }
+
     /// Every expression of the mapping, for tools that list or count them.
     public var expressionCount: Int {
         resources.reduce(0) { $0 + $1.fields.count + 1 + ($1.itemsToParse == nil ? 0 : 1) }

@@ -37,6 +37,9 @@ public struct Job: Sendable, Codable, Hashable {
     public var progress: [ResourceProgress]
     /// Set when someone asked to cancel.
     public var cancelRequested: Bool
+    /// Per blueprint: what the job owned before, wrote, found stale and deleted, or why it deleted
+    /// nothing. Empty until the resources have finished (and when the destination cannot reconcile).
+    public var reconciliation: [BlueprintReconciliation] = []
 
     public var scope: Scope { allKinds ? .allKinds : .kind(kinds.first ?? "") }
 
@@ -73,6 +76,23 @@ public struct Job: Sendable, Codable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case id, kinds, allKinds, trigger, status, createdAt, startedAt, finishedAt, error, progress, cancelRequested
+        case reconciliation
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        kinds = try container.decode([String].self, forKey: .kinds)
+        allKinds = try container.decode(Bool.self, forKey: .allKinds)
+        trigger = try container.decode(Trigger.self, forKey: .trigger)
+        status = try container.decode(Status.self, forKey: .status)
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        startedAt = try container.decodeIfPresent(Date.self, forKey: .startedAt)
+        finishedAt = try container.decodeIfPresent(Date.self, forKey: .finishedAt)
+        error = try container.decodeIfPresent(String.self, forKey: .error)
+        progress = try container.decode([ResourceProgress].self, forKey: .progress)
+        cancelRequested = try container.decode(Bool.self, forKey: .cancelRequested)
+        reconciliation = try container.decodeIfPresent([BlueprintReconciliation].self, forKey: .reconciliation) ?? []
     }
 
     /// Every key is always present (`null` when unset), so clients can rely on the shape.
@@ -89,6 +109,7 @@ public struct Job: Sendable, Codable, Hashable {
         try container.encode(error, forKey: .error)
         try container.encode(progress, forKey: .progress)
         try container.encode(cancelRequested, forKey: .cancelRequested)
+        try container.encode(reconciliation, forKey: .reconciliation)
     }
 
     /// Whether this job and `other` could touch the same kind.
@@ -119,8 +140,10 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
     public var failed = 0
     /// Fields that mapped to null because their expression failed.
     public var misconfiguredFields = 0
-    /// Stale entities deleted (reconciliation).
+    /// Stale entities deleted (reconciliation) in the blueprints only this resource produces.
     public var deleted = 0
+    /// Entities written, by blueprint.
+    public var blueprints: [String: Int] = [:]
     /// The first few problems, for a person to read (bounded).
     public var errors: [String] = []
     /// Why this resource failed, when it did.
@@ -139,7 +162,26 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case kind, resourceIndex, status, fetched, filtered, mapped, upserted, failed, misconfiguredFields, deleted
-        case errors, error, startedAt, finishedAt
+        case blueprints, errors, error, startedAt, finishedAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(String.self, forKey: .kind)
+        resourceIndex = try container.decode(Int.self, forKey: .resourceIndex)
+        status = try container.decode(Status.self, forKey: .status)
+        fetched = try container.decode(Int.self, forKey: .fetched)
+        filtered = try container.decode(Int.self, forKey: .filtered)
+        mapped = try container.decode(Int.self, forKey: .mapped)
+        upserted = try container.decode(Int.self, forKey: .upserted)
+        failed = try container.decode(Int.self, forKey: .failed)
+        misconfiguredFields = try container.decode(Int.self, forKey: .misconfiguredFields)
+        deleted = try container.decode(Int.self, forKey: .deleted)
+        blueprints = try container.decodeIfPresent([String: Int].self, forKey: .blueprints) ?? [:]
+        errors = try container.decode([String].self, forKey: .errors)
+        error = try container.decodeIfPresent(String.self, forKey: .error)
+        startedAt = try container.decodeIfPresent(Date.self, forKey: .startedAt)
+        finishedAt = try container.decodeIfPresent(Date.self, forKey: .finishedAt)
     }
 
     /// Every key is always present (`null` when unset).
@@ -155,6 +197,7 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
         try container.encode(failed, forKey: .failed)
         try container.encode(misconfiguredFields, forKey: .misconfiguredFields)
         try container.encode(deleted, forKey: .deleted)
+        try container.encode(blueprints, forKey: .blueprints)
         try container.encode(errors, forKey: .errors)
         try container.encode(error, forKey: .error)
         try container.encode(startedAt, forKey: .startedAt)
@@ -179,5 +222,42 @@ enum JobID {
     /// Whether `text` could be a job id (so bad input is told apart from an unknown job).
     static func isWellFormed(_ text: String) -> Bool {
         text.hasPrefix("job_") && text.count == 20 && text.dropFirst(4).allSatisfy { $0.isASCII && ($0.isNumber || $0.isLowercase) }
+    }
+}
+
+/// The reconciliation of one blueprint after a job.
+public struct BlueprintReconciliation: Sendable, Codable, Hashable {
+    public let blueprint: String
+    /// Entities of the blueprint the integration owned when the job started.
+    public var ownedBefore: Int
+    /// Entities of the blueprint the job wrote.
+    public var upserted: Int
+    /// Owned entities the job did not write.
+    public var stale: Int
+    public var deleted: Int
+    /// Why nothing was deleted, when nothing was (`null` when the stale entities were deleted).
+    public var skipped: String?
+
+    public init(blueprint: String, ownedBefore: Int, upserted: Int, stale: Int = 0, deleted: Int = 0, skipped: String? = nil) {
+        self.blueprint = blueprint
+        self.ownedBefore = ownedBefore
+        self.upserted = upserted
+        self.stale = stale
+        self.deleted = deleted
+        self.skipped = skipped
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case blueprint, ownedBefore, upserted, stale, deleted, skipped
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(blueprint, forKey: .blueprint)
+        try container.encode(ownedBefore, forKey: .ownedBefore)
+        try container.encode(upserted, forKey: .upserted)
+        try container.encode(stale, forKey: .stale)
+        try container.encode(deleted, forKey: .deleted)
+        try container.encode(skipped, forKey: .skipped)
     }
 }

@@ -9,6 +9,8 @@ struct ProgressDelta: Sendable {
     var failed = 0
     var misconfiguredFields = 0
     var problems: [String] = []
+    /// Entities written, by blueprint (reconciliation needs to know which blueprints a run touched).
+    var upsertedByBlueprint: [String: Int] = [:]
 }
 
 /// One resource of a job: the handlers' batches go to the mapping threads, mapped entities to the
@@ -98,7 +100,9 @@ struct ResourcePipeline: Sendable {
             }
             delta.upserted = outcome.upserted
             delta.failed += outcome.failures.count
-            delta.problems += outcome.failures.map { "entity \($0.identifier): \($0.message)" }
+            delta.problems += outcome.failures.map { "entity \($0.blueprint)/\($0.identifier): \($0.message)" }
+            for entity in result.entities { delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1 }
+            for failure in outcome.failures { delta.upsertedByBlueprint[failure.blueprint, default: 0] -= 1 }
         }
         await report(delta)
     }

@@ -225,14 +225,38 @@ public actor ResyncCoordinator {
         jobLogger[metadataKey: "job.id"] = "\(id)"
         jobLogger.info("job started")
 
+        let mapping: PortAppConfig
         do {
-            let mapping = try await mappingSource.currentMapping()
+            mapping = try await mappingSource.currentMapping()
             knownMappingKinds = mapping.kinds
-            try await runResources(of: id, mapping: mapping, logger: jobLogger)
         } catch {
             update(id) { $0.error = "the mapping could not be read: \(error)" }
+            await finish(id, logger: jobLogger)
+            return
         }
+        // What the integration owns before this job writes anything: the denominator of the
+        // deletion threshold.
+        var ownedBefore: [String: Int]?
+        if let reconciler = sink as? any ReconcilingSink {
+            do {
+                ownedBefore = try await reconciler.ownedCounts(integration: settings.integrationIdentifier)
+            } catch {
+                jobLogger.warning("reading what the integration owns failed; no deletions in this job", metadata: ["error": "\(error)"])
+            }
+        }
+        do {
+            try await runResources(of: id, mapping: mapping, logger: jobLogger)
+        } catch {
+            update(id) { $0.error = "\(error)" }
+        }
+        if let reconciler = sink as? any ReconcilingSink, !Task.isCancelled, jobsByID[id]?.cancelRequested == false,
+           jobsByID[id]?.error == nil {
+            await reconcile(id, mapping: mapping, ownedBefore: ownedBefore, reconciler: reconciler, logger: jobLogger)
+        }
+        await finish(id, logger: jobLogger)
+    }
 
+    private func finish(_ id: String, logger jobLogger: Logger) async {
         guard var done = jobsByID[id] else { return }
         done.finishedAt = now()
         if done.cancelRequested || Task.isCancelled {
@@ -311,6 +335,78 @@ public actor ResyncCoordinator {
         }
     }
 
+    /// Deletes, per blueprint, the owned entities this job did not write, when it is safe: every
+    /// resource of the mapping that could produce the blueprint ran in this job and finished
+    /// cleanly (no failed records or entities), and the stale share of what was owned before stays
+    /// within `entityDeletionThreshold`. Otherwise the blueprint is left alone and the reason recorded.
+    private func reconcile(
+        _ id: String, mapping: PortAppConfig, ownedBefore: [String: Int]?, reconciler: any ReconcilingSink, logger: Logger
+    ) async {
+        guard let job = jobsByID[id] else { return }
+        let ran = Dictionary(job.progress.map { ($0.resourceIndex, $0) }, uniquingKeysWith: { first, _ in first })
+        let constant = mapping.resources.map(MappingPlan.constantBlueprint(of:))
+        var candidates = Set<String>()
+        for (index, progress) in ran {
+            if let blueprint = constant[index] { candidates.insert(blueprint) }
+            candidates.formUnion(progress.blueprints.keys)
+        }
+        var outcomes: [BlueprintReconciliation] = []
+        for blueprint in candidates.sorted() {
+            let upserted = ran.values.reduce(0) { $0 + ($1.blueprints[blueprint] ?? 0) }
+            var outcome = BlueprintReconciliation(blueprint: blueprint, ownedBefore: ownedBefore?[blueprint] ?? 0, upserted: upserted)
+            defer { outcomes.append(outcome) }
+            guard let ownedBefore else {
+                outcome.skipped = "what the integration owned before the job could not be read"
+                continue
+            }
+            // Every resource that produces this blueprint, or might (a computed blueprint), must have
+            // run in this job and finished cleanly.
+            var blockers: [String] = []
+            for (index, resource) in mapping.resources.enumerated() where constant[index] == nil || constant[index] == blueprint {
+                guard let progress = ran[index] else {
+                    if constant[index] == blueprint || constant[index] == nil {
+                        blockers.append("kind \(resource.kind) (resources[\(index)]) was not part of this job")
+                    }
+                    continue
+                }
+                if progress.status != .succeeded {
+                    blockers.append("kind \(resource.kind) \(progress.status.rawValue)")
+                } else if progress.failed > 0 {
+                    blockers.append("kind \(resource.kind) had \(progress.failed) failed record\(progress.failed == 1 ? "" : "s")")
+                }
+            }
+            guard blockers.isEmpty else {
+                outcome.skipped = "not every resource producing it finished cleanly: " + blockers.joined(separator: "; ")
+                continue
+            }
+            do {
+                let stale = try await reconciler.staleIdentifiers(blueprint: blueprint, integration: settings.integrationIdentifier, jobID: id)
+                outcome.stale = stale.count
+                guard !stale.isEmpty else { continue }
+                let owned = ownedBefore[blueprint] ?? 0
+                if owned > 0, Double(stale.count) / Double(owned) > mapping.entityDeletionThreshold {
+                    outcome.skipped = "deletion threshold exceeded: \(stale.count) of \(owned) owned entities are stale (entityDeletionThreshold \(mapping.entityDeletionThreshold))"
+                    continue
+                }
+                outcome.deleted = try await reconciler.delete(
+                    blueprint: blueprint, identifiers: stale, integration: settings.integrationIdentifier,
+                    deleteDependents: mapping.deleteDependentEntities)
+                logger.info("stale entities deleted", metadata: ["blueprint": "\(blueprint)", "count": "\(outcome.deleted)"])
+            } catch {
+                outcome.skipped = "reconciliation failed: \(error)"
+                update(id) { $0.error = "reconciliation of \(blueprint) failed: \(error)" }
+            }
+        }
+        update(id) { job in
+            job.reconciliation = outcomes
+            // A blueprint produced by one resource only: its deletions are that resource's.
+            for outcome in outcomes where outcome.deleted > 0 {
+                let producers = job.progress.indices.filter { (job.progress[$0].blueprints[outcome.blueprint] ?? 0) > 0 || constant[job.progress[$0].resourceIndex] == outcome.blueprint }
+                if producers.count == 1 { job.progress[producers[0]].deleted += outcome.deleted }
+            }
+        }
+    }
+
     private func apply(_ delta: ProgressDelta, job id: String, position: Int) {
         update(id) { job in
             job.progress[position].fetched += delta.fetched
@@ -320,6 +416,7 @@ public actor ResyncCoordinator {
             job.progress[position].failed += delta.failed
             job.progress[position].misconfiguredFields += delta.misconfiguredFields
             for problem in delta.problems { job.progress[position].note(problem) }
+            for (blueprint, count) in delta.upsertedByBlueprint { job.progress[position].blueprints[blueprint, default: 0] += count }
         }
     }
 

@@ -34,21 +34,38 @@ public struct UpsertOptions: Sendable, Hashable {
 public struct UpsertOutcome: Sendable, Hashable {
     public var upserted: Int
     /// Entities the destination refused, with why.
-    public var failures: [(identifier: String, message: String)]
+    public var failures: [UpsertFailure]
 
-    public init(upserted: Int, failures: [(identifier: String, message: String)] = []) {
+    public init(upserted: Int, failures: [UpsertFailure] = []) {
         self.upserted = upserted
         self.failures = failures
     }
+}
 
-    public static func == (lhs: UpsertOutcome, rhs: UpsertOutcome) -> Bool {
-        lhs.upserted == rhs.upserted && lhs.failures.map(\.identifier) == rhs.failures.map(\.identifier)
-    }
+/// One entity the destination refused.
+public struct UpsertFailure: Sendable, Hashable {
+    public let blueprint: String
+    public let identifier: String
+    public let message: String
 
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(upserted)
-        hasher.combine(failures.map(\.identifier))
+    public init(blueprint: String, identifier: String, message: String) {
+        self.blueprint = blueprint
+        self.identifier = identifier
+        self.message = message
     }
+}
+
+/// A destination that can also say what an integration owns and delete what went stale.
+///
+/// Contract: ownership is by integration identifier. `staleIdentifiers` lists the entities of a
+/// blueprint the integration owns that the given job did not write; `delete` removes the given
+/// ones (and, when asked and supported, the entities that depend on them) and returns how many it
+/// removed.
+public protocol ReconcilingSink: EntitySink {
+    /// How many entities the integration owns, by blueprint (read when a job starts).
+    func ownedCounts(integration: String) async throws -> [String: Int]
+    func staleIdentifiers(blueprint: String, integration: String, jobID: String) async throws -> [String]
+    func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int
 }
 
 /// Where job history lives, so `GET /jobs` survives a restart.
