@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "JQ", targets: ["JQ"]),
         .library(name: "Ocean", targets: ["Ocean"]),
         .library(name: "OceanCatalog", targets: ["OceanCatalog"]),
+        .library(name: "OceanPort", targets: ["OceanPort"]),
         .library(name: "OceanServer", targets: ["OceanServer"]),
     ],
     dependencies: [
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // System library: libevent's evhttp (Debian: libevent-dev; `make` installs it when missing).
@@ -74,6 +76,20 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // Port's REST API as the destination and mapping source, and the retrying HTTP client that
+        // integrations use for their own third-party APIs. The only target with async-http-client
+        // (NIO, BoringSSL: minutes to build), so the core and its tests build without it.
+        .target(
+            name: "OceanPort",
+            dependencies: [
+                "Ocean",
+                "Essentials",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // The integrations shipped with the project: `fake` (synthetic, deterministic) and `jsonl` (files).
         .target(
             name: "OceanIntegrations",
@@ -101,6 +117,7 @@ let package = Package(
                 "Ocean",
                 "OceanCatalog",
                 "OceanIntegrations",
+                "OceanPort",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -128,6 +145,13 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: strictSwift
         ),
+        // Test support: a Port-like API on loopback (on EventHTTP), for tests and `make bench-port`.
+        .target(
+            name: "FakePort",
+            dependencies: ["EventHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/FakePort",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "EventHTTPTests",
             dependencies: ["EventHTTP", "Essentials", "TestSupport"],
@@ -146,6 +170,11 @@ let package = Package(
         .testTarget(
             name: "ResyncTests",
             dependencies: ["Ocean", "OceanCatalog", "OceanIntegrations", "Essentials", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PortTests",
+            dependencies: ["OceanPort", "FakePort", "Ocean", "OceanCatalog", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(

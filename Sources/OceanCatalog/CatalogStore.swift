@@ -6,7 +6,7 @@ public import Ocean
 ///
 /// WAL mode: readers (`GET /entities`, `GET /jobs` after a restart) never wait for a resync that is
 /// writing. Each batch of entities is one transaction.
-public final class CatalogStore: ReconcilingSink, JobStore, Sendable {
+public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, Sendable {
     public let name = "catalog"
     public let path: String
     private let pool: DatabasePool
@@ -59,6 +59,12 @@ public final class CatalogStore: ReconcilingSink, JobStore, Sendable {
                 body TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS jobs_by_age ON jobs (created_at);
+            CREATE TABLE IF NOT EXISTS job_writes (
+                job_id TEXT NOT NULL,
+                blueprint TEXT NOT NULL,
+                identifier TEXT NOT NULL,
+                PRIMARY KEY (job_id, blueprint, identifier)
+            ) WITHOUT ROWID;
             """)
     }
 
@@ -127,14 +133,18 @@ public final class CatalogStore: ReconcilingSink, JobStore, Sendable {
         }
     }
 
-    /// Entities of `blueprint` owned by `integration` that `jobID` did not write (every write
+    /// Entities of each blueprint owned by `integration` that `jobID` did not write (every write
     /// stamps the entity with its job).
-    public func staleIdentifiers(blueprint: String, integration: String, jobID: String) async throws -> [String] {
+    public func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]] {
         try await pool.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT identifier FROM entities
-                WHERE integration = ? AND blueprint = ? AND (job_id IS NULL OR job_id != ?) ORDER BY identifier
-                """, arguments: [integration, blueprint, jobID])
+            var stale: [String: [String]] = [:]
+            for blueprint in blueprints {
+                stale[blueprint] = try String.fetchAll(db, sql: """
+                    SELECT identifier FROM entities
+                    WHERE integration = ? AND blueprint = ? AND (job_id IS NULL OR job_id != ?) ORDER BY identifier
+                    """, arguments: [integration, blueprint, jobID])
+            }
+            return stale
         }
     }
 
@@ -151,6 +161,32 @@ public final class CatalogStore: ReconcilingSink, JobStore, Sendable {
             }
             return deleted
         }
+    }
+
+    // MARK: Write log (for destinations that cannot tell what a job wrote)
+
+    public func record(jobID: String, blueprint: String, identifiers: [String]) async throws {
+        guard !identifiers.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_writes (job_id, blueprint, identifier) VALUES (?, ?, ?)")
+            for identifier in identifiers { try statement.execute(arguments: [jobID, blueprint, identifier]) }
+        }
+    }
+
+    public func written(jobID: String, blueprint: String, among identifiers: [String]) async throws -> Set<String> {
+        guard !identifiers.isEmpty else { return [] }
+        return try await pool.read { db in
+            var found = Set<String>()
+            let statement = try db.cachedStatement(sql: "SELECT 1 FROM job_writes WHERE job_id = ? AND blueprint = ? AND identifier = ?")
+            for identifier in identifiers where try Int.fetchOne(statement, arguments: [jobID, blueprint, identifier]) != nil {
+                found.insert(identifier)
+            }
+            return found
+        }
+    }
+
+    public func forget(jobID: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM job_writes WHERE job_id = ?", arguments: [jobID]) }
     }
 
     // MARK: Jobs

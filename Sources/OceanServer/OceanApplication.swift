@@ -4,6 +4,7 @@ public import Logging
 public import Ocean
 public import OceanCatalog
 import OceanIntegrations
+import OceanPort
 import ServiceLifecycle
 
 /// The whole service, assembled from its settings: what `ocean serve` and `ocean resync` run.
@@ -17,6 +18,9 @@ public struct OceanApplication: Sendable {
     /// The routes the server serves (for comparing with `openapi.yaml`).
     public let routeTable: [(method: HTTPMethod, pattern: String)]
     private let logger: Logger
+    /// Port, when it is the destination.
+    private let port: PortIntegration?
+    private let defaultMapping: PortAppConfig?
 
     /// Builds everything; every problem that would stop a start is reported here, with the setting
     /// or file to fix.
@@ -28,20 +32,38 @@ public struct OceanApplication: Sendable {
         }
         self.integration = integration
         let mapping = try Self.loadMapping(settings: settings, integration: integration, logger: logger)
+        defaultMapping = mapping
         do {
             catalog = try CatalogStore(path: settings.catalogPath)
         } catch {
             throw StartupError("\(error) (OCEAN__CATALOG__PATH)")
         }
+        let sink: any EntitySink
+        let mappingSource: any MappingSource
+        if let destination = settings.port {
+            let client = PortClient(settings: PortSettings(
+                clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
+                integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
+                maxConcurrentRequests: destination.maxConcurrentRequests), logger: logger)
+            let port = PortIntegration(client: client, interval: settings.scheduledResyncInterval, logger: logger)
+            self.port = port
+            sink = PortSink(client: client, writeLog: catalog, logger: logger)
+            // A local mapping file wins; otherwise each job reads the mapping from Port.
+            mappingSource = settings.mappingPath == nil ? port : FixedMapping(mapping)
+        } else {
+            port = nil
+            sink = catalog
+            mappingSource = FixedMapping(mapping)
+        }
         coordinator = ResyncCoordinator(
-            integration: integration, integrationConfig: settings.integrationConfig, mappingSource: FixedMapping(mapping),
-            sink: catalog, store: catalog,
+            integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource,
+            sink: sink, store: catalog,
             settings: .init(integrationIdentifier: settings.integrationIdentifier,
                             maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
                             mappingWorkers: settings.mappingWorkers,
                             jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)),
-            logger: logger)
-        let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: catalog,
+            logger: logger, stateReporter: port)
+        let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
                                         authorization: BearerAuthorization(token: settings.apiToken))
         let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes))
         routeTable = router.table
@@ -83,8 +105,16 @@ public struct OceanApplication: Sendable {
         return config
     }
 
-    /// Loads the job history and runs the integration's start hooks.
+    /// Creates the integration in Port when needed, loads the job history and runs the
+    /// integration's start hooks.
     public func prepare() async throws(StartupError) {
+        if let port {
+            do {
+                try await port.ensureExists(defaultMapping: defaultMapping, defaultMappingText: settings.mappingPath == nil ? integration.defaultMapping : nil)
+            } catch {
+                throw StartupError("cannot reach Port at \(settings.port?.baseURL ?? ""): \(error)")
+            }
+        }
         do {
             try await coordinator.start()
         } catch {
@@ -113,7 +143,18 @@ public struct OceanApplication: Sendable {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+    }
+
+    /// Releases the connections to Port (after `run`/`runOnce`).
+    public func close() async {
+        await port?.client.shutdown()
     }
 
     /// Runs one job in-process (`ocean resync`, `OCEAN__EVENT_LISTENER__TYPE=ONCE`) and returns it

@@ -46,6 +46,26 @@ public struct ServiceSettings: Sendable {
     public var allowEnvironmentInJQ = false
     /// `OCEAN__BASE_URL`: the service's public URL, for webhook registration.
     public var baseURL: String?
+    /// Port as the destination: set when `OCEAN__PORT__CLIENT_ID` and `OCEAN__PORT__CLIENT_SECRET` are.
+    public var port: PortDestination?
+
+    /// Where Port is and the credentials for it.
+    public struct PortDestination: Sendable {
+        public var clientID: String
+        /// Never logged, never in errors, job JSON or metrics.
+        public var clientSecret: String
+        /// `OCEAN__PORT__BASE_URL` (default `https://api.getport.io`).
+        public var baseURL: String
+        /// `OCEAN__PORT__MAX_CONCURRENT_REQUESTS` (default 8).
+        public var maxConcurrentRequests: Int
+
+        public init(clientID: String, clientSecret: String, baseURL: String = "https://api.getport.io", maxConcurrentRequests: Int = 8) {
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.baseURL = baseURL
+            self.maxConcurrentRequests = maxConcurrentRequests
+        }
+    }
 
     public init() {}
 
@@ -131,6 +151,27 @@ public struct ServiceSettings: Sendable {
             settings.allowEnvironmentInJQ = flag
         }
         settings.baseURL = environment["OCEAN__BASE_URL"]
+        switch (environment["OCEAN__PORT__CLIENT_ID"], environment["OCEAN__PORT__CLIENT_SECRET"]) {
+        case (let id?, let secret?):
+            var port = PortDestination(clientID: id, clientSecret: secret)
+            if let url = environment["OCEAN__PORT__BASE_URL"] {
+                if url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 {
+                    port.baseURL = url
+                } else {
+                    errors.append(SettingError("OCEAN__PORT__BASE_URL", "must be an http:// or https:// URL, got \"\(url.prefix(60))\""))
+                }
+            }
+            if let value = positive("OCEAN__PORT__MAX_CONCURRENT_REQUESTS", read { () throws(SettingError) in try environment.integer("OCEAN__PORT__MAX_CONCURRENT_REQUESTS") }, in: 1...256) {
+                port.maxConcurrentRequests = value
+            }
+            settings.port = port
+        case (nil, nil):
+            break
+        case (nil, _):
+            errors.append(SettingError("OCEAN__PORT__CLIENT_ID", "is required when OCEAN__PORT__CLIENT_SECRET is set"))
+        case (_, nil):
+            errors.append(SettingError("OCEAN__PORT__CLIENT_SECRET", "is required when OCEAN__PORT__CLIENT_ID is set"))
+        }
         guard errors.isEmpty else { throw SettingErrors(errors) }
         return settings
     }

@@ -39,6 +39,7 @@ struct ResyncCommand: AsyncParsableCommand {
         } catch let error as StartupError {
             throw CommandSettings.fail(error.description)
         }
+        await application.close()
         display.finish(job)
         if job.status != .succeeded { throw ExitCode(1) }
     }

@@ -51,6 +51,7 @@ public actor ResyncCoordinator {
     private let settings: Settings
     private let logger: Logger
     private let now: @Sendable () -> Date
+    private let stateReporter: (any ResyncStateReporter)?
 
     /// Every job kept, by id, and their ids newest first.
     private var jobsByID: [String: Job] = [:]
@@ -65,8 +66,9 @@ public actor ResyncCoordinator {
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
         sink: any EntitySink, store: any JobStore, settings: Settings, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        stateReporter: (any ResyncStateReporter)? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.stateReporter = stateReporter
         self.integration = integration
         self.integrationConfig = integrationConfig
         self.mappingSource = mappingSource
@@ -224,6 +226,7 @@ public actor ResyncCoordinator {
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = "\(id)"
         jobLogger.info("job started")
+        await stateReporter?.jobStarted(job)
 
         let mapping: PortAppConfig
         do {
@@ -268,6 +271,8 @@ public actor ResyncCoordinator {
             done.status = .succeeded
         }
         jobsByID[id] = done
+        if let reconciler = sink as? any ReconcilingSink { await reconciler.finishJob(id) }
+        await stateReporter?.jobFinished(done)
         running[id] = nil
         await persist(done)
         jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
@@ -351,6 +356,8 @@ public actor ResyncCoordinator {
             candidates.formUnion(progress.blueprints.keys)
         }
         var outcomes: [BlueprintReconciliation] = []
+        var stale: [String: [String]]?
+        var listingError: (any Error)?
         for blueprint in candidates.sorted() {
             let upserted = ran.values.reduce(0) { $0 + ($1.blueprints[blueprint] ?? 0) }
             var outcome = BlueprintReconciliation(blueprint: blueprint, ownedBefore: ownedBefore?[blueprint] ?? 0, upserted: upserted)
@@ -380,7 +387,16 @@ public actor ResyncCoordinator {
                 continue
             }
             do {
-                let stale = try await reconciler.staleIdentifiers(blueprint: blueprint, integration: settings.integrationIdentifier, jobID: id)
+                // One listing of what the integration owns serves every blueprint.
+                if stale == nil && listingError == nil {
+                    do {
+                        stale = try await reconciler.staleIdentifiers(blueprints: candidates, integration: settings.integrationIdentifier, jobID: id)
+                    } catch {
+                        listingError = error
+                    }
+                }
+                if let listingError { throw listingError }
+                let stale = stale?[blueprint] ?? []
                 outcome.stale = stale.count
                 guard !stale.isEmpty else { continue }
                 let owned = ownedBefore[blueprint] ?? 0

@@ -57,15 +57,27 @@ public struct UpsertFailure: Sendable, Hashable {
 
 /// A destination that can also say what an integration owns and delete what went stale.
 ///
-/// Contract: ownership is by integration identifier. `staleIdentifiers` lists the entities of a
-/// blueprint the integration owns that the given job did not write; `delete` removes the given
-/// ones (and, when asked and supported, the entities that depend on them) and returns how many it
-/// removed.
+/// Contract: ownership is by integration identifier. `staleIdentifiers` lists, for each of the
+/// given blueprints, the entities the integration owns that the given job did not write; `delete`
+/// removes the given ones (and, when asked and supported, the entities that depend on them) and
+/// returns how many it removed; `finishJob` is called once the job is over, whatever its outcome,
+/// so the destination can drop what it kept for it.
 public protocol ReconcilingSink: EntitySink {
     /// How many entities the integration owns, by blueprint (read when a job starts).
     func ownedCounts(integration: String) async throws -> [String: Int]
-    func staleIdentifiers(blueprint: String, integration: String, jobID: String) async throws -> [String]
+    func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]]
     func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int
+    func finishJob(_ jobID: String) async
+}
+
+extension ReconcilingSink {
+    public func finishJob(_ jobID: String) async {}
+}
+
+/// Told when jobs start and finish (Port's resync state).
+public protocol ResyncStateReporter: Sendable {
+    func jobStarted(_ job: Job) async
+    func jobFinished(_ job: Job) async
 }
 
 /// Where job history lives, so `GET /jobs` survives a restart.
@@ -82,4 +94,15 @@ public struct MemoryJobStore: JobStore {
     public init() {}
     public func save(_ job: Job, limit: Int) async throws {}
     public func load(limit: Int) async throws -> [Job] { [] }
+}
+
+/// What each job wrote, kept outside the destination so a destination that cannot tell (Port)
+/// can still find the owned entities a job did not write, without holding them all in memory.
+///
+/// Contract: `record` remembers identifiers written by a job; `written` returns which of the given
+/// identifiers the job wrote; `forget` drops a job's records.
+public protocol WriteLog: Sendable {
+    func record(jobID: String, blueprint: String, identifiers: [String]) async throws
+    func written(jobID: String, blueprint: String, among identifiers: [String]) async throws -> Set<String>
+    func forget(jobID: String) async throws
 }

@@ -1,0 +1,142 @@
+import Essentials
+import Foundation
+public import Logging
+import Ocean
+
+/// Where Port is and who we are to it.
+public struct PortSettings: Sendable {
+    /// `OCEAN__PORT__CLIENT_ID`
+    public var clientID: String
+    /// `OCEAN__PORT__CLIENT_SECRET` (never logged, never in errors).
+    public var clientSecret: String
+    /// `OCEAN__PORT__BASE_URL` (default `https://api.getport.io`).
+    public var baseURL: String
+    public var integrationType: String
+    public var integrationIdentifier: String
+    public var integrationVersion: String
+    /// Requests in flight at once (default 8).
+    public var maxConcurrentRequests: Int
+    /// Each attempt's timeout.
+    public var requestTimeout: Duration
+    public var retryPolicy: RetryPolicy
+
+    public init(
+        clientID: String, clientSecret: String, baseURL: String = "https://api.getport.io", integrationType: String,
+        integrationIdentifier: String, integrationVersion: String = "0.1.0", maxConcurrentRequests: Int = 8,
+        requestTimeout: Duration = .seconds(30), retryPolicy: RetryPolicy = .init()
+    ) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.integrationType = integrationType
+        self.integrationIdentifier = integrationIdentifier
+        self.integrationVersion = integrationVersion
+        self.maxConcurrentRequests = maxConcurrentRequests
+        self.requestTimeout = requestTimeout
+        self.retryPolicy = retryPolicy
+    }
+
+    /// How Port knows which integration owns an entity: it stores this as the entity's `$datasource`.
+    public var userAgent: String {
+        "port-ocean/\(integrationType)/\(integrationVersion)/\(integrationIdentifier)/exporter"
+    }
+}
+
+/// A failure talking to Port, with what Port said (never the credentials).
+public struct PortError: Error, Sendable, CustomStringConvertible {
+    public let status: Int?
+    public let message: String
+
+    public var description: String { message }
+}
+
+/// Port's REST API: authentication with a cached token (refreshed shortly before it expires, and
+/// once on a 401), the ownership `User-Agent` on every call, retries and a bound on requests in
+/// flight through `RetryingHTTPClient`.
+public final class PortClient: Sendable {
+    public let settings: PortSettings
+    let http: RetryingHTTPClient
+    private let token = Locked<(value: String, expires: ContinuousClock.Instant)?>(nil)
+    private let logger: Logger
+
+    public init(settings: PortSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        http = RetryingHTTPClient(policy: settings.retryPolicy, timeout: settings.requestTimeout,
+                                  maxConcurrentRequests: settings.maxConcurrentRequests, logger: logger)
+    }
+
+    public func shutdown() async {
+        await http.shutdown()
+    }
+
+    /// Calls Port and returns the response (any status); JSON bodies in and out.
+    public func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil) async throws -> IncomingResponse {
+        var refreshed = false
+        while true {
+            let authorization = try await currentToken()
+            var headers: [(name: String, value: String)] = [
+                ("Authorization", authorization), ("User-Agent", settings.userAgent), ("Accept", "application/json"),
+            ]
+            if body != nil { headers.append(("Content-Type", "application/json")) }
+            let response = try await http.send(OutgoingRequest(method: method, url: url(path, query: query), headers: headers, body: body))
+            if response.status == 401 && !refreshed {
+                // The token expired early or was revoked: get a new one, once.
+                token.withLock { $0 = nil }
+                refreshed = true
+                continue
+            }
+            return response
+        }
+    }
+
+    /// `call`, throwing unless the status is 2xx.
+    public func callExpectingSuccess(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil) async throws -> IncomingResponse {
+        let response = try await call(method, path, query: query, body: body)
+        guard response.isSuccess else {
+            throw PortError(status: response.status, message: "Port answered \(response.status) to \(method) \(path): \(Self.portMessage(response.body))")
+        }
+        return response
+    }
+
+    private func currentToken() async throws -> String {
+        if let cached = token.withLock({ $0 }), ContinuousClock.now < cached.expires {
+            return cached.value
+        }
+        let body = try JSONSerialization.data(withJSONObject: ["clientId": settings.clientID, "clientSecret": settings.clientSecret])
+        let response = try await http.send(OutgoingRequest(
+            method: "POST", url: url("/v1/auth/access_token", query: []),
+            headers: [("Content-Type", "application/json"), ("User-Agent", settings.userAgent)], body: Array(body)))
+        guard response.isSuccess else {
+            throw PortError(status: response.status, message: "Port refused the credentials (OCEAN__PORT__CLIENT_ID / OCEAN__PORT__CLIENT_SECRET): \(response.status) \(Self.portMessage(response.body))")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any],
+              let accessToken = object["accessToken"] as? String, !accessToken.isEmpty
+        else {
+            throw PortError(status: response.status, message: "Port's token response has no accessToken")
+        }
+        let type = object["tokenType"] as? String ?? "Bearer"
+        let lifetime = (object["expiresIn"] as? Double) ?? 3600
+        // Renew a minute early (or at half-life for short tokens) so no call goes out with a dying token.
+        let margin = min(60, lifetime / 2)
+        let value = "\(type) \(accessToken)"
+        token.withLock { $0 = (value, ContinuousClock.now + .milliseconds(Int((lifetime - margin) * 1000))) }
+        logger.debug("port token obtained", metadata: ["port.expires_in": "\(Int(lifetime))"])
+        return value
+    }
+
+    private func url(_ path: String, query: [(String, String)]) -> String {
+        var components = URLComponents(string: settings.baseURL + path)
+        if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        return components?.string ?? settings.baseURL + path
+    }
+
+    /// Port's `message` (or `error`) from an error body, shortened.
+    static func portMessage(_ body: [UInt8]) -> String {
+        if let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] {
+            if let message = object["message"] as? String { return String(message.prefix(300)) }
+            if let error = object["error"] as? String { return String(error.prefix(300)) }
+        }
+        return String(decoding: body.prefix(200), as: UTF8.self)
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+public import Logging
+public import Ocean
+
+/// Port as the destination: bulk upserts (at most 20 entities and 1 MiB a request, a 413 split and
+/// retried down to single upserts), per-entity errors counted as failed entities, ownership by
+/// `User-Agent`, and reconciliation through `datasource-entities` and bulk deletes.
+public final class PortSink: ReconcilingSink, Sendable {
+    public let name = "Port API"
+    public let client: PortClient
+    private let writeLog: any WriteLog
+    private let logger: Logger
+
+    /// Port's limits for one bulk request.
+    static let maxEntitiesPerRequest = 20
+    static let maxBodyBytes = 1 << 20
+    static let maxDeletesPerRequest = 100
+    static let ownedPageSize = 5000
+
+    public init(client: PortClient, writeLog: any WriteLog, logger: Logger) {
+        self.client = client
+        self.writeLog = writeLog
+        self.logger = logger
+    }
+
+    // MARK: Upserts
+
+    public func upsert(_ entities: [MappedEntity], options: UpsertOptions) async throws -> UpsertOutcome {
+        var byBlueprint: [String: [MappedEntity]] = [:]
+        var order: [String] = []
+        for entity in entities {
+            if byBlueprint[entity.blueprint] == nil { order.append(entity.blueprint) }
+            byBlueprint[entity.blueprint, default: []].append(entity)
+        }
+        var chunks: [(blueprint: String, entities: ArraySlice<MappedEntity>)] = []
+        for blueprint in order {
+            chunks += Self.chunks(byBlueprint[blueprint]!).map { (blueprint, $0) }
+        }
+        // Chunks go out together; the client's bound on requests in flight keeps Port's load in check.
+        let results = try await withThrowingTaskGroup(of: ChunkResult.self) { group in
+            for chunk in chunks {
+                group.addTask { try await self.send(chunk.entities, blueprint: chunk.blueprint, options: options) }
+            }
+            return try await group.reduce(into: [ChunkResult]()) { $0.append($1) }
+        }
+        var outcome = UpsertOutcome(upserted: 0)
+        var written: [String: [String]] = [:]
+        for result in results {
+            outcome.upserted += result.written.count
+            outcome.failures += result.failures
+            written[result.blueprint, default: []] += result.written
+        }
+        for (blueprint, identifiers) in written {
+            try await writeLog.record(jobID: options.jobID, blueprint: blueprint, identifiers: identifiers)
+        }
+        return outcome
+    }
+
+    private struct ChunkResult: Sendable {
+        let blueprint: String
+        var written: [String] = []
+        var failures: [UpsertFailure] = []
+    }
+
+    /// Runs of at most 20 entities whose request body stays within 1 MiB.
+    static func chunks(_ entities: [MappedEntity]) -> [ArraySlice<MappedEntity>] {
+        var result: [ArraySlice<MappedEntity>] = []
+        var start = 0
+        var bytes = 16
+        for index in entities.indices {
+            let size = entities[index].json.count + 1
+            if index > start && (index - start >= maxEntitiesPerRequest || bytes + size > maxBodyBytes) {
+                result.append(entities[start..<index])
+                start = index
+                bytes = 16
+            }
+            bytes += size
+        }
+        if start < entities.count { result.append(entities[start...]) }
+        return result
+    }
+
+    private func send(_ entities: ArraySlice<MappedEntity>, blueprint: String, options: UpsertOptions) async throws -> ChunkResult {
+        var result = ChunkResult(blueprint: blueprint)
+        var body = Array(#"{"entities":["#.utf8)
+        for (position, entity) in entities.enumerated() {
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            body += entity.json
+        }
+        body += Array("]}".utf8)
+        let query = Self.upsertQuery(options) + [("validation_only", "false")]
+        let response = try await client.call("POST", "/v1/blueprints/\(Self.escape(blueprint))/entities/bulk", query: query, body: body)
+        switch response.status {
+        case 200..<300:
+            let parsed = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+            let identifiers = Array(entities.map(\.identifier))
+            var failedIndexes = Set<Int>()
+            for error in parsed["errors"] as? [[String: Any]] ?? [] {
+                let index = error["index"] as? Int ?? -1
+                failedIndexes.insert(index)
+                let identifier = error["identifier"] as? String ?? (identifiers.indices.contains(index) ? identifiers[index] : "?")
+                let message = [error["statusCode"].map { "\($0)" }, error["error"] as? String, error["message"] as? String]
+                    .compactMap { $0 }.joined(separator: " ")
+                result.failures.append(UpsertFailure(blueprint: blueprint, identifier: identifier, message: "Port refused it: \(message)"))
+            }
+            if let listed = parsed["entities"] as? [[String: Any]] {
+                for entry in listed {
+                    if let index = entry["index"] as? Int, identifiers.indices.contains(index) {
+                        if !failedIndexes.contains(index) { result.written.append(identifiers[index]) }
+                    } else if let identifier = entry["identifier"] as? String {
+                        result.written.append(identifier)
+                    }
+                }
+            } else {
+                result.written = identifiers.enumerated().filter { !failedIndexes.contains($0.offset) }.map(\.element)
+            }
+        case 413 where entities.count > 1:
+            // Too large for Port: halves, then single upserts.
+            let middle = entities.startIndex + entities.count / 2
+            for half in [entities[..<middle], entities[middle...]] {
+                let part = try await send(half, blueprint: blueprint, options: options)
+                result.written += part.written
+                result.failures += part.failures
+            }
+        case 413:
+            let entity = entities[entities.startIndex]
+            let single = try await client.call("POST", "/v1/blueprints/\(Self.escape(blueprint))/entities",
+                                               query: Self.upsertQuery(options), body: entity.json)
+            if single.isSuccess {
+                result.written.append(entity.identifier)
+            } else {
+                let reason = single.status == 413 ? "the entity is larger than Port accepts" : PortClient.portMessage(single.body)
+                result.failures.append(UpsertFailure(blueprint: blueprint, identifier: entity.identifier,
+                                                     message: "Port refused it (\(single.status)): \(reason)"))
+            }
+        default:
+            // The request as a whole was refused (an unknown blueprint, a validation error): every
+            // entity of it failed, for the same reason.
+            let reason = "Port refused the batch (\(response.status)): \(PortClient.portMessage(response.body))"
+            result.failures = entities.map { UpsertFailure(blueprint: blueprint, identifier: $0.identifier, message: reason) }
+        }
+        return result
+    }
+
+    static func upsertQuery(_ options: UpsertOptions) -> [(String, String)] {
+        [("upsert", "true"), ("merge", options.merge ? "true" : "false"),
+         ("create_missing_related_entities", options.createMissingRelatedEntities ? "true" : "false")]
+    }
+
+    static func escape(_ component: String) -> String {
+        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
+    }
+
+    // MARK: Reconciliation
+
+    /// Every entity the integration owns, page by page, as (blueprint, identifier).
+    private func ownedPages() -> AsyncThrowingStream<[(blueprint: String, identifier: String)], any Error> {
+        let client = self.client
+        let settings = client.settings
+        return client.http.paginate { cursor in
+            var request: [String: Any] = [
+                "datasource_prefix": "port-ocean/\(settings.integrationType)/",
+                "datasource_suffix": "/\(settings.integrationIdentifier)/exporter",
+                "limit": Self.ownedPageSize,
+            ]
+            if let cursor { request["from"] = cursor }
+            let body = try JSONSerialization.data(withJSONObject: request)
+            let response = try await client.callExpectingSuccess("POST", "/v1/blueprints/entities/datasource-entities", body: Array(body))
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] else {
+                throw PortError(status: response.status, message: "Port's datasource-entities answer is not JSON")
+            }
+            let page = (object["entities"] as? [[String: Any]] ?? []).compactMap { entity -> (blueprint: String, identifier: String)? in
+                guard let blueprint = entity["blueprint"] as? String, let identifier = entity["identifier"] as? String else { return nil }
+                return (blueprint, identifier)
+            }
+            return (page, object["next"] as? String)
+        }
+    }
+
+    public func ownedCounts(integration: String) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for try await page in ownedPages() {
+            for entity in page { counts[entity.blueprint, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    public func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]] {
+        var stale: [String: [String]] = [:]
+        for blueprint in blueprints { stale[blueprint] = [] }
+        for try await page in ownedPages() {
+            var byBlueprint: [String: [String]] = [:]
+            for entity in page where blueprints.contains(entity.blueprint) {
+                byBlueprint[entity.blueprint, default: []].append(entity.identifier)
+            }
+            for (blueprint, identifiers) in byBlueprint {
+                let written = try await writeLog.written(jobID: jobID, blueprint: blueprint, among: identifiers)
+                stale[blueprint, default: []] += identifiers.filter { !written.contains($0) }
+            }
+        }
+        return stale
+    }
+
+    public func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int {
+        var deleted = 0
+        var start = 0
+        while start < identifiers.count {
+            let batch = Array(identifiers[start..<min(identifiers.count, start + Self.maxDeletesPerRequest)])
+            start += batch.count
+            let body = try JSONSerialization.data(withJSONObject: ["entities": batch])
+            let response = try await client.callExpectingSuccess(
+                "POST", "/v1/blueprints/\(Self.escape(blueprint))/bulk/entities/delete",
+                query: [("delete_dependents", deleteDependents ? "true" : "false")], body: Array(body))
+            let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+            deleted += (object?["deletedEntities"] as? [Any])?.count ?? batch.count
+        }
+        return deleted
+    }
+
+    public func finishJob(_ jobID: String) async {
+        do {
+            try await writeLog.forget(jobID: jobID)
+        } catch {
+            logger.warning("dropping the job's write log failed", metadata: ["job.id": "\(jobID)", "error": "\(error)"])
+        }
+    }
+}
