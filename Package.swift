@@ -179,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OceanCommandTests",
-            dependencies: ["TestSupport"],
+            dependencies: ["TestSupport", "FakePort"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -187,6 +187,7 @@ let package = Package(
             dependencies: [
                 "OceanServer",
                 "Ocean",
+                "FakePort",
                 "TestSupport",
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -153,8 +153,13 @@ public final class PortSink: ReconcilingSink, Sendable {
 
     // MARK: Reconciliation
 
+    struct OwnedEntity: Sendable {
+        let blueprint: String
+        let identifier: String
+    }
+
     /// Every entity the integration owns, page by page, as (blueprint, identifier).
-    private func ownedPages() -> AsyncThrowingStream<[(blueprint: String, identifier: String)], any Error> {
+    private func ownedPages() -> Paginated<[OwnedEntity]> {
         let client = self.client
         let settings = client.settings
         return client.http.paginate { cursor in
@@ -169,9 +174,9 @@ public final class PortSink: ReconcilingSink, Sendable {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] else {
                 throw PortError(status: response.status, message: "Port's datasource-entities answer is not JSON")
             }
-            let page = (object["entities"] as? [[String: Any]] ?? []).compactMap { entity -> (blueprint: String, identifier: String)? in
+            let page = (object["entities"] as? [[String: Any]] ?? []).compactMap { entity -> OwnedEntity? in
                 guard let blueprint = entity["blueprint"] as? String, let identifier = entity["identifier"] as? String else { return nil }
-                return (blueprint, identifier)
+                return OwnedEntity(blueprint: blueprint, identifier: identifier)
             }
             return (page, object["next"] as? String)
         }

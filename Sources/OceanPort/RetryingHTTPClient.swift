@@ -99,20 +99,27 @@ public final class RetryingHTTPClient: Sendable {
     public let maxResponseBytes: Int
     private let client: HTTPClient
     private let slots: AsyncSlots
+    private let rateLimiter: RateLimiter?
     private let logger: Logger
 
+    /// `requestsPerSecond` (with bursts of up to `burst`) paces every attempt, retries included:
+    /// for third-party APIs with a published rate limit.
     public init(
         policy: RetryPolicy = .init(), timeout: Duration = .seconds(30), maxConcurrentRequests: Int = 8,
-        maxResponseBytes: Int = 64 << 20, logger: Logger
+        requestsPerSecond: Double? = nil, burst: Int = 1, maxResponseBytes: Int = 64 << 20, logger: Logger
     ) {
         self.policy = policy
         self.timeout = timeout
         self.maxResponseBytes = maxResponseBytes
         self.logger = logger
         slots = AsyncSlots(max(1, maxConcurrentRequests))
+        rateLimiter = requestsPerSecond.map { RateLimiter(perSecond: $0, burst: burst) }
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, maxConcurrentRequests))
         configuration.decompression = .enabled(limit: .ratio(50))
+        // Without this a refused connection is retried inside the client until its own 10 s limit.
+        let connectMilliseconds = Int64(min(timeout, .seconds(10)) / .milliseconds(1))
+        configuration.timeout = .init(connect: .milliseconds(connectMilliseconds), read: .milliseconds(Int64(timeout / .milliseconds(1))))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -132,6 +139,7 @@ public final class RetryingHTTPClient: Sendable {
             var retryAfter: Duration?
             var failure: HTTPCallError
             do {
+                if let rateLimiter { try await rateLimiter.wait() }
                 let response = try await slots.withSlot { try await self.attempt(request) }
                 guard policy.retryableStatuses.contains(response.status) else { return response }
                 retryAfter = Self.retryAfter(response.header("Retry-After"))
@@ -160,26 +168,12 @@ public final class RetryingHTTPClient: Sendable {
     }
 
     /// Follows a paginated endpoint: `fetch` gets the cursor (nil first) and returns a page and the
-    /// next cursor; stops when the cursor is nil. Pages are yielded as they arrive.
+    /// next cursor; the sequence ends when the cursor is nil. A page is fetched only when the
+    /// previous one has been taken, so nothing is buffered or dropped.
     public func paginate<Page: Sendable>(
         _ fetch: @escaping @Sendable (String?) async throws -> (page: Page, next: String?)
-    ) -> AsyncThrowingStream<Page, any Error> {
-        AsyncThrowingStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
-            let task = Task {
-                var cursor: String?
-                do {
-                    repeat {
-                        let (page, next) = try await fetch(cursor)
-                        continuation.yield(page)
-                        cursor = next
-                    } while cursor != nil && !Task.isCancelled
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+    ) -> Paginated<Page> {
+        Paginated(fetch: fetch)
     }
 
     private func attempt(_ request: OutgoingRequest) async throws -> IncomingResponse {
@@ -264,5 +258,64 @@ final class AsyncSlots: Sendable {
             return state.waiters.removeFirst()
         }
         next?.resume()
+    }
+}
+
+/// A token bucket: at most `perSecond` permits a second on average, `burst` at once.
+public final class RateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    public let perSecond: Double
+    public let burst: Int
+    private let bucket: Locked<Bucket>
+
+    public init(perSecond: Double, burst: Int = 1) {
+        self.perSecond = max(0.001, perSecond)
+        self.burst = max(1, burst)
+        bucket = Locked(Bucket(tokens: Double(max(1, burst)), updated: .now))
+    }
+
+    /// Waits until a permit is available and takes it.
+    public func wait() async throws {
+        while true {
+            let delay = bucket.withLock { bucket -> Duration? in
+                let now = ContinuousClock.now
+                let elapsed = Double((now - bucket.updated) / .microseconds(1)) / 1_000_000
+                bucket.tokens = min(Double(burst), bucket.tokens + elapsed * perSecond)
+                bucket.updated = now
+                if bucket.tokens >= 1 {
+                    bucket.tokens -= 1
+                    return nil
+                }
+                return .microseconds(Int((1 - bucket.tokens) / perSecond * 1_000_000) + 1)
+            }
+            guard let delay else { return }
+            try await Task.sleep(for: delay)
+        }
+    }
+}
+
+/// The pages of a paginated endpoint, fetched one at a time as they are taken.
+public struct Paginated<Page: Sendable>: AsyncSequence, Sendable {
+    let fetch: @Sendable (String?) async throws -> (page: Page, next: String?)
+
+    public func makeAsyncIterator() -> Iterator { Iterator(fetch: fetch) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let fetch: @Sendable (String?) async throws -> (page: Page, next: String?)
+        var cursor: String?
+        var finished = false
+
+        public mutating func next() async throws -> Page? {
+            guard !finished else { return nil }
+            try Task.checkCancellation()
+            let (page, next) = try await fetch(cursor)
+            cursor = next
+            finished = next == nil
+            return page
+        }
     }
 }

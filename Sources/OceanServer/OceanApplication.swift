@@ -44,7 +44,7 @@ public struct OceanApplication: Sendable {
             let client = PortClient(settings: PortSettings(
                 clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
                 integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
-                maxConcurrentRequests: destination.maxConcurrentRequests), logger: logger)
+                maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout), logger: logger)
             let port = PortIntegration(client: client, interval: settings.scheduledResyncInterval, logger: logger)
             self.port = port
             sink = PortSink(client: client, writeLog: catalog, logger: logger)
@@ -112,12 +112,14 @@ public struct OceanApplication: Sendable {
             do {
                 try await port.ensureExists(defaultMapping: defaultMapping, defaultMappingText: settings.mappingPath == nil ? integration.defaultMapping : nil)
             } catch {
+                await close()
                 throw StartupError("cannot reach Port at \(settings.port?.baseURL ?? ""): \(error)")
             }
         }
         do {
             try await coordinator.start()
         } catch {
+            await close()
             throw StartupError("cannot read the job history from \(settings.catalogPath): \(error)")
         }
         if settings.baseURL == nil {
@@ -127,6 +129,7 @@ public struct OceanApplication: Sendable {
             try await integration.runStartHooks(StartContext(
                 integrationConfig: settings.integrationConfig, baseURL: settings.baseURL, logger: logger))
         } catch {
+            await close()
             throw StartupError("the \(integration.type) integration failed to start: \(error)")
         }
     }

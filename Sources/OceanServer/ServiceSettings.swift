@@ -58,12 +58,16 @@ public struct ServiceSettings: Sendable {
         public var baseURL: String
         /// `OCEAN__PORT__MAX_CONCURRENT_REQUESTS` (default 8).
         public var maxConcurrentRequests: Int
+        /// `OCEAN__PORT__TIMEOUT_SECONDS`: each request's timeout (default 30).
+        public var timeout: Duration
 
-        public init(clientID: String, clientSecret: String, baseURL: String = "https://api.getport.io", maxConcurrentRequests: Int = 8) {
+        public init(clientID: String, clientSecret: String, baseURL: String = "https://api.getport.io",
+                    maxConcurrentRequests: Int = 8, timeout: Duration = .seconds(30)) {
             self.clientID = clientID
             self.clientSecret = clientSecret
             self.baseURL = baseURL
             self.maxConcurrentRequests = maxConcurrentRequests
+            self.timeout = timeout
         }
     }
 
@@ -163,6 +167,9 @@ public struct ServiceSettings: Sendable {
             }
             if let value = positive("OCEAN__PORT__MAX_CONCURRENT_REQUESTS", read { () throws(SettingError) in try environment.integer("OCEAN__PORT__MAX_CONCURRENT_REQUESTS") }, in: 1...256) {
                 port.maxConcurrentRequests = value
+            }
+            if let seconds = positive("OCEAN__PORT__TIMEOUT_SECONDS", read { () throws(SettingError) in try environment.integer("OCEAN__PORT__TIMEOUT_SECONDS") }, in: 1...600) {
+                port.timeout = .seconds(seconds)
             }
             settings.port = port
         case (nil, nil):

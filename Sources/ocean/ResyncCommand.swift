@@ -35,8 +35,10 @@ struct ResyncCommand: AsyncParsableCommand {
         do {
             job = try await application.runOnce(scope) { display.show($0) }
         } catch let error as ResyncError {
+            await application.close()
             throw CommandSettings.fail(error.message)
         } catch let error as StartupError {
+            await application.close()
             throw CommandSettings.fail(error.description)
         }
         await application.close()

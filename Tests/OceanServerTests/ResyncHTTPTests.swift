@@ -1,3 +1,4 @@
+import FakePort
 import Foundation
 import Logging
 import Ocean
@@ -183,5 +184,33 @@ struct ResyncTriggerTests {
         #expect(triggers.filter { $0 == .startup }.count == 1)
         #expect(triggers.filter { $0 == .schedule }.count >= 2)
         #expect(triggers.last == .startup)
+    }
+}
+
+@Suite("The service with Port as the destination")
+struct PortServiceTests {
+    @Test("POST /resync writes to Port; GET /entities says the entities are in Port")
+    func entitiesInPort() async throws {
+        let port = FakePort()
+        try await port.start()
+        let service = try await TestService.start(environment: [
+            "OCEAN__PORT__CLIENT_ID": port.clientID, "OCEAN__PORT__CLIENT_SECRET": port.clientSecret, "OCEAN__PORT__BASE_URL": port.baseURL,
+        ])
+        let accepted = try await fetch(port: service.port, "POST", "/resync")
+        let id = try #require(accepted.json?["id"] as? String)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var status = ""
+        while ContinuousClock.now < deadline {
+            status = try await fetch(port: service.port, "GET", "/jobs/\(id)").json?["status"] as? String ?? ""
+            if status == "succeeded" || status == "failed" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(status == "succeeded")
+        #expect(await port.entities(blueprint: "fake-person").count == 100)
+        let entities = try await fetch(port: service.port, "GET", "/entities")
+        #expect(entities.status == 404)
+        #expect(entities.text.contains("the destination is Port"))
+        await service.stop()
+        await port.stop()
     }
 }

@@ -29,5 +29,6 @@ struct TestService {
     func stop() async {
         await application.coordinator.shutdown()
         await application.server.shutdown()
+        await application.close()
     }
 }
