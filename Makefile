@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libevent-dev libjq-dev libsqlite3-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test build deps test-deps bench-http bench-map bench-resync clean
+.PHONY: run test build deps test-deps bench-http bench-map bench-resync bench-port clean
 
 ## Install the system libraries when their headers are missing (libevent's evhttp, libjq, SQLite).
 deps:
@@ -47,6 +47,11 @@ bench-map: deps
 ## The fake integration, 100,000 persons of 1 KiB, into a fresh catalog; then 1,000,000 for memory.
 bench-resync: deps
 	Benchmarks/resync/run.sh $(ROUNDS)
+
+## The fake integration, 100,000 persons, into a Port-like API over loopback; then a job with deletions.
+bench-port: deps
+	@command -v sqlite3 >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq sqlite3; }
+	Benchmarks/port/run.sh
 
 clean:
 	rm -rf .build .build-*

@@ -152,6 +152,13 @@ let package = Package(
             path: "Tests/FakePort",
             swiftSettings: strictSwift
         ),
+        // The Port-like API as a process (`make bench-port`).
+        .executableTarget(
+            name: "fake-port",
+            dependencies: ["FakePort"],
+            path: "Tests/FakePortServer",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "EventHTTPTests",
             dependencies: ["EventHTTP", "Essentials", "TestSupport"],

@@ -28,7 +28,7 @@ public final class FakePort: Sendable {
     let state: FakePortState
     private let server: HTTPServer
 
-    public init(clientID: String = "client-id", clientSecret: String = "client-secret-do-not-log", tokenLifetime: Double = 3600) {
+    public init(clientID: String = "client-id", clientSecret: String = "client-secret-do-not-log", tokenLifetime: Double = 3600, port: Int = 0) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         let state = FakePortState(clientID: clientID, clientSecret: clientSecret, tokenLifetime: tokenLifetime)
@@ -53,8 +53,10 @@ public final class FakePort: Sendable {
             route(.post, "/v1/blueprints/{bp}/entities") { try await state.singleUpsert($0) },
             route(.post, "/v1/blueprints/entities/datasource-entities") { try await state.datasourceEntities($0) },
             route(.post, "/v1/blueprints/{bp}/bulk/entities/delete") { try await state.bulkDelete($0) },
+            // Not Port's: what the fake saw, for `make bench-port`.
+            Route(.get, "/__stats", handler: .asynchronous { _ in try await state.stats() }),
         ]
-        server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, eventLoops: 1, maxBodySize: big),
+        server = HTTPServer(configuration: .init(host: "127.0.0.1", port: port, eventLoops: 1, maxBodySize: big),
                             router: Router(routes), logger: logger)
     }
 
@@ -271,6 +273,11 @@ actor FakePortState {
         let page = owned.dropFirst(offset).prefix(limit)
         let next: Any = offset + page.count < owned.count ? String(offset + page.count) : NSNull()
         return try Self.json(200, ["ok": true, "entities": page.map { ["blueprint": $0.0, "identifier": $0.1] }, "next": next])
+    }
+
+    func stats() throws -> HTTPResponse {
+        let entities = store.mapValues(\.count)
+        return try Self.json(200, ["requests": requestCounts, "maxInFlight": maxInFlight, "entities": entities])
     }
 
     func bulkDelete(_ request: HTTPRequest) throws -> HTTPResponse {
