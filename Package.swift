@@ -171,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OceanTests",
-            dependencies: ["Ocean", "JQ"],
+            dependencies: ["Ocean", "JQ", "TestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import EventHTTP
 import Foundation
 import OceanServer
 import Testing
+import TestSupport
 import Yams
 
 /// `openapi.yaml` and the router must describe the same routes, and the document must be valid.
@@ -43,7 +44,7 @@ struct OpenAPISpecTests {
         process.standardError = output
         try process.run()
         process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
         #expect(process.terminationStatus == 0, "openapi_spec_validator: \(text) (run `make test`, which installs it)")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import JQ
 import Ocean
 import Testing
+import TestSupport
 
 /// Our jq (libjq 1.6 + Ocean's dialect) against jq 1.8 (Python's `jq` package, which Ocean uses),
 /// on generated records. `make test` installs the package.
@@ -115,9 +116,9 @@ struct DifferentialTests {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = PipeReading.readAll(output.fileHandleForReading)
         process.waitUntilExit()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let message = String(decoding: PipeReading.readAll(errors.fileHandleForReading), as: UTF8.self)
         guard process.terminationStatus == 0 else {
             throw DifferentialError(description: "jq 1.8 reference failed (make test installs Python's jq): \(message)")
         }

@@ -28,10 +28,8 @@ public final class OceanProcess: @unchecked Sendable {
         service.process.standardOutput = pipe
         service.process.standardError = pipe
         let collected = service.collected
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { collected.append(data) }
-        }
+        let reader = pipe.fileHandleForReading
+        Thread.detachNewThread { PipeReading.drain(reader, into: collected) }
         let stdin = Pipe()
         if input != nil { service.process.standardInput = stdin }
         try service.process.run()
@@ -94,17 +92,17 @@ public final class OceanProcess: @unchecked Sendable {
             try? writer.close()
         }
         // Both pipes are drained at once, so a chatty child never blocks on a full pipe.
-        let errors = OutputBuffer()
+        let errors = OutputBuffer(), out = OutputBuffer()
         let errorsRead = DispatchSemaphore(value: 0)
         let errorHandle = stderr.fileHandleForReading
-        DispatchQueue.global().async {
-            errors.append(errorHandle.readDataToEndOfFile())
+        Thread.detachNewThread {
+            PipeReading.drain(errorHandle, into: errors)
             errorsRead.signal()
         }
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        PipeReading.drain(stdout.fileHandleForReading, into: out)
         process.waitUntilExit()
         errorsRead.wait()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), errors.text)
+        return (process.terminationStatus, out.text, errors.text)
     }
 
     /// The port from the "http server listening" log line.
@@ -135,12 +133,38 @@ public final class OceanProcess: @unchecked Sendable {
     }
 }
 
-final class OutputBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
+/// Reading a pipe to its end with plain `read(2)`: Foundation's `readDataToEndOfFile` traps on
+/// EINTR, which child processes' SIGCHLD causes while several tests run processes at once.
+public enum PipeReading {
+    /// Reads until end of file, retrying interrupted reads.
+    public static func drain(_ handle: FileHandle, into buffer: OutputBuffer) {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                buffer.append(Data(chunk[..<count]))
+            } else if count == 0 || errno != EINTR {
+                return
+            }
+        }
+    }
 
-    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    /// Everything until end of file.
+    public static func readAll(_ handle: FileHandle) -> Data {
+        let buffer = OutputBuffer()
+        drain(handle, into: buffer)
+        return buffer.data
+    }
+}
+
+public final class OutputBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes = Data()
+
+    public init() {}
+    public func append(_ chunk: Data) { lock.withLock { bytes.append(chunk) } }
+    public var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+    public var data: Data { lock.withLock { bytes } }
 }
 
 public enum TestPort {
