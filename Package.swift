@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // System library: libevent's evhttp (Debian: libevent-dev; `make` installs it when missing).
@@ -93,7 +94,7 @@ let package = Package(
         // The integrations shipped with the project: `fake` (synthetic, deterministic) and `jsonl` (files).
         .target(
             name: "OceanIntegrations",
-            dependencies: ["Ocean"],
+            dependencies: ["Ocean", "Essentials", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import GRDB
 public import Ocean
 
@@ -6,7 +6,7 @@ public import Ocean
 ///
 /// WAL mode: readers (`GET /entities`, `GET /jobs` after a restart) never wait for a resync that is
 /// writing. Each batch of entities is one transaction.
-public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, Sendable {
+public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliveryStore, Sendable {
     public let name = "catalog"
     public let path: String
     private let pool: DatabasePool
@@ -59,6 +59,14 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, Sendable {
                 body TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS jobs_by_age ON jobs (created_at);
+            CREATE TABLE IF NOT EXISTS deliveries (
+                id TEXT PRIMARY KEY,
+                accepted_at REAL NOT NULL,
+                status TEXT NOT NULL,
+                next_attempt_at REAL NOT NULL,
+                body TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (status, accepted_at);
             CREATE TABLE IF NOT EXISTS job_writes (
                 job_id TEXT NOT NULL,
                 blueprint TEXT NOT NULL,
@@ -187,6 +195,85 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, Sendable {
 
     public func forget(jobID: String) async throws {
         try await pool.write { db in try db.execute(sql: "DELETE FROM job_writes WHERE job_id = ?", arguments: [jobID]) }
+    }
+
+    // MARK: Webhook deliveries
+
+    private static let deliveryEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }()
+
+    private static let deliveryDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }()
+
+    /// The row of a delivery: id, accepted at, status, next attempt at, the delivery as JSON.
+    private func stored(_ delivery: Delivery) throws -> (String, Double, String, Double, String) {
+        (delivery.id, delivery.acceptedAt.timeIntervalSince1970, delivery.status.rawValue, delivery.nextAttemptAt.timeIntervalSince1970,
+         String(decoding: try Self.deliveryEncoder.encode(delivery), as: UTF8.self))
+    }
+
+    private func decodeDeliveries(_ bodies: [String]) throws -> [Delivery] {
+        try bodies.map { try Self.deliveryDecoder.decode(Delivery.self, from: Data($0.utf8)) }
+    }
+
+    /// Durable when it returns: the write is committed (WAL) before the delivery is acknowledged.
+    public func insert(_ delivery: Delivery) async throws {
+        let values = try stored(delivery)
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO deliveries (id, accepted_at, status, next_attempt_at, body) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [values.0, values.1, values.2, values.3, values.4])
+        }
+    }
+
+    public func due(now: Date, limit: Int) async throws -> [Delivery] {
+        let bodies = try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT body FROM deliveries WHERE status IN ('pending', 'failed') ORDER BY accepted_at, id LIMIT ?
+                """, arguments: [limit])
+        }
+        return try decodeDeliveries(bodies)
+    }
+
+    public func update(_ delivery: Delivery) async throws {
+        let values = try stored(delivery)
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO deliveries (id, accepted_at, status, next_attempt_at, body) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [values.0, values.1, values.2, values.3, values.4])
+        }
+    }
+
+    public func delivery(_ id: String) async throws -> Delivery? {
+        let body = try await pool.read { db in try String.fetchOne(db, sql: "SELECT body FROM deliveries WHERE id = ?", arguments: [id]) }
+        return try body.map { try Self.deliveryDecoder.decode(Delivery.self, from: Data($0.utf8)) }
+    }
+
+    public func list(status: Delivery.Status?, limit: Int) async throws -> [Delivery] {
+        let bodies = try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT body FROM deliveries WHERE ?1 IS NULL OR status = ?1 ORDER BY accepted_at DESC, id DESC LIMIT ?2
+                """, arguments: [status?.rawValue, limit])
+        }
+        return try decodeDeliveries(bodies)
+    }
+
+    public func queuedCount() async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'failed')") ?? 0
+        }
+    }
+
+    public func prune(keepFinished: Int) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                DELETE FROM deliveries WHERE id IN (
+                    SELECT id FROM deliveries WHERE status IN ('done', 'dead') ORDER BY accepted_at DESC LIMIT -1 OFFSET ?)
+                """, arguments: [keepFinished])
+        }
     }
 
     // MARK: Jobs

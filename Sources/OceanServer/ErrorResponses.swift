@@ -1,3 +1,4 @@
+import Essentials
 import EventHTTP
 import Ocean
 
@@ -12,6 +13,15 @@ enum ErrorResponses {
             case .unknownKind, .unknownJob: return HTTPError(.notFound, error.message)
             case .alreadyFinished: return HTTPError(.conflict, error.message)
             case .shuttingDown: return HTTPError(.unavailable, error.message, headers: ["Retry-After": "5"])
+            case .disabled: return HTTPError(.conflict, error.message)
+            }
+        case let error as WebhookError:
+            switch error.code {
+            case .unknownPath, .unknownDelivery: return HTTPError(.notFound, error.message)
+            case .invalidJSON, .invalidPayload: return HTTPError(.badRequest, error.message)
+            case .unauthenticated: return HTTPError(.unauthorized, error.message)
+            case .notReplayable: return HTTPError(.conflict, error.message)
+            case .queueFull, .stopped: return HTTPError(.unavailable, error.message, headers: ["Retry-After": "5"])
             }
         default:
             return HTTPError(.internalError, "the request failed inside the service")
@@ -36,18 +46,5 @@ struct BearerAuthorization: Sendable {
         else {
             throw HTTPError(.unauthorized, "the bearer token is wrong", headers: challenge)
         }
-    }
-}
-
-/// Comparison whose time does not depend on where the inputs differ.
-enum ConstantTime {
-    static func equal(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
-        for index in 0..<max(lhs.count, rhs.count) {
-            let left = index < lhs.count ? lhs[index] : 0
-            let right = index < rhs.count ? rhs[index] : 0
-            difference |= left ^ right
-        }
-        return difference == 0
     }
 }

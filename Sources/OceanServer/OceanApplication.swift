@@ -13,6 +13,7 @@ public struct OceanApplication: Sendable {
     public let readiness = Readiness()
     public let server: HTTPServer
     public let coordinator: ResyncCoordinator
+    public let webhooks: WebhookDispatcher
     public let catalog: CatalogStore
     public let integration: OceanIntegration
     /// The routes the server serves (for comparing with `openapi.yaml`).
@@ -38,7 +39,7 @@ public struct OceanApplication: Sendable {
         } catch {
             throw StartupError("\(error) (OCEAN__CATALOG__PATH)")
         }
-        let sink: any EntitySink
+        let sink: any ReconcilingSink
         let mappingSource: any MappingSource
         if let destination = settings.port {
             let client = PortClient(settings: PortSettings(
@@ -55,6 +56,13 @@ public struct OceanApplication: Sendable {
             sink = catalog
             mappingSource = FixedMapping(mapping)
         }
+        let recentChanges = RecentChanges()
+        webhooks = WebhookDispatcher(
+            integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource, sink: sink,
+            store: catalog, recentChanges: recentChanges,
+            settings: .init(maxQueued: settings.webhookMaxQueued, integrationIdentifier: settings.integrationIdentifier,
+                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)),
+            logger: logger)
         coordinator = ResyncCoordinator(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource,
             sink: sink, store: catalog,
@@ -62,10 +70,12 @@ public struct OceanApplication: Sendable {
                             maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
                             mappingWorkers: settings.mappingWorkers,
                             jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)),
-            logger: logger, stateReporter: port)
+            logger: logger, stateReporter: port, recentChanges: recentChanges)
+        let authorization = BearerAuthorization(token: settings.apiToken)
         let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
-                                        authorization: BearerAuthorization(token: settings.apiToken))
-        let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes))
+                                        authorization: authorization, resyncsEnabled: settings.eventListener != .webhooksOnly)
+        let webhookRoutes = WebhookRoutes(dispatcher: webhooks, authorization: authorization, maxBodySize: settings.webhookMaxBodySize)
+        let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes, webhooks: webhookRoutes))
         routeTable = router.table
         server = HTTPServer(configuration: settings.http, router: router, logger: logger)
     }
@@ -122,6 +132,12 @@ public struct OceanApplication: Sendable {
             await close()
             throw StartupError("cannot read the job history from \(settings.catalogPath): \(error)")
         }
+        do {
+            try await webhooks.start()
+        } catch {
+            await close()
+            throw StartupError("cannot read the webhook queue from \(settings.catalogPath): \(error)")
+        }
         if settings.baseURL == nil {
             logger.info("OCEAN__BASE_URL is unset: integrations will not register webhooks")
         }
@@ -137,7 +153,7 @@ public struct OceanApplication: Sendable {
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
     public func run() async throws {
         try await prepare()
-        let resync = ResyncService(coordinator: coordinator, settings: settings, logger: logger)
+        let resync = ResyncService(coordinator: coordinator, webhooks: webhooks, settings: settings, logger: logger)
         let http = HTTPService(server: server, readiness: readiness, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
@@ -155,8 +171,10 @@ public struct OceanApplication: Sendable {
         await close()
     }
 
-    /// Releases the connections to Port (after `run`/`runOnce`).
+    /// Stops applying webhook deliveries (pending ones stay stored) and releases the connections to
+    /// Port (after `run`/`runOnce`).
     public func close() async {
+        await webhooks.stop()
         await port?.client.shutdown()
     }
 
@@ -198,10 +216,17 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
 /// shutdown.
 struct ResyncService: Service {
     let coordinator: ResyncCoordinator
+    let webhooks: WebhookDispatcher
     let settings: ServiceSettings
     let logger: Logger
 
     func run() async throws {
+        if settings.eventListener == .webhooksOnly {
+            try? await gracefulShutdown()
+            await webhooks.stop()
+            await coordinator.shutdown()
+            return
+        }
         if settings.resyncOnStart {
             _ = try? await coordinator.request(.allKinds, trigger: .startup)
         }
@@ -217,7 +242,8 @@ struct ResyncService: Service {
         } else {
             try? await gracefulShutdown()
         }
-        logger.info("stopping resyncs")
+        logger.info("stopping resyncs and webhook processing")
+        await webhooks.stop()
         await coordinator.shutdown()
     }
 }

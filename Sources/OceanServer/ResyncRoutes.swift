@@ -10,6 +10,8 @@ struct ResyncRoutes: Sendable {
     /// The embedded catalog when it is the destination (nil when Port is).
     let catalog: CatalogStore?
     let authorization: BearerAuthorization
+    /// False with `OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY`: resync requests are refused.
+    let resyncsEnabled: Bool
 
     static let maxJobsLimit = 500
     static let defaultJobsLimit = 50
@@ -50,6 +52,9 @@ struct ResyncRoutes: Sendable {
     }
 
     private func resync(_ scope: Job.Scope) async throws -> HTTPResponse {
+        guard resyncsEnabled else {
+            throw ResyncError(.disabled, "resyncs are off: the service runs webhooks only (OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY)")
+        }
         let (job, coalesced) = try await coordinator.request(scope, trigger: .http)
         var response = try Self.jobResponse(.accepted, job)
         response.headers.add("Location", "/jobs/\(job.id)")

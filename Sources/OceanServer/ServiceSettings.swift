@@ -13,6 +13,8 @@ public enum EventListenerType: String, Sendable, CaseIterable {
     case webhook = "WEBHOOK"
     /// Run one resync of every kind and exit (0 when it succeeded).
     case once = "ONCE"
+    /// Live events only: webhooks, no resyncs at all.
+    case webhooksOnly = "WEBHOOKS_ONLY"
 }
 
 /// Every setting of the service, from flags and the environment, checked together.
@@ -46,6 +48,10 @@ public struct ServiceSettings: Sendable {
     public var allowEnvironmentInJQ = false
     /// `OCEAN__BASE_URL`: the service's public URL, for webhook registration.
     public var baseURL: String?
+    /// `OCEAN__WEBHOOK__MAX_BODY_SIZE` (default 5 MiB).
+    public var webhookMaxBodySize = 5 << 20
+    /// `OCEAN__WEBHOOK__MAX_QUEUED`: deliveries waiting beyond which new ones get 503 (default 10,000).
+    public var webhookMaxQueued = 10_000
     /// Port as the destination: set when `OCEAN__PORT__CLIENT_ID` and `OCEAN__PORT__CLIENT_SECRET` are.
     public var port: PortDestination?
 
@@ -155,6 +161,12 @@ public struct ServiceSettings: Sendable {
             settings.allowEnvironmentInJQ = flag
         }
         settings.baseURL = environment["OCEAN__BASE_URL"]
+        if let value = positive("OCEAN__WEBHOOK__MAX_BODY_SIZE", read { () throws(SettingError) in try environment.integer("OCEAN__WEBHOOK__MAX_BODY_SIZE") }, in: 1024...(256 << 20)) {
+            settings.webhookMaxBodySize = value
+        }
+        if let value = positive("OCEAN__WEBHOOK__MAX_QUEUED", read { () throws(SettingError) in try environment.integer("OCEAN__WEBHOOK__MAX_QUEUED") }, in: 1...10_000_000) {
+            settings.webhookMaxQueued = value
+        }
         switch (environment["OCEAN__PORT__CLIENT_ID"], environment["OCEAN__PORT__CLIENT_SECRET"]) {
         case (let id?, let secret?):
             var port = PortDestination(clientID: id, clientSecret: secret)

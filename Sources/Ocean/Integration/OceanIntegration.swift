@@ -34,6 +34,7 @@ public final class OceanIntegration: Sendable {
         var byKind: [String: [ErasedHandler]] = [:]
         var forAllKinds: [@Sendable (String, ResyncContext, BatchConsumer) async throws -> Void] = []
         var startHooks: [StartHook] = []
+        var processors: [String: [any WebhookProcessor]] = [:]
     }
 
     private let registry = Locked(Registry())
@@ -75,6 +76,23 @@ public final class OceanIntegration: Sendable {
                 }
             }
         }
+    }
+
+    /// Registers a webhook processor on `path` (deliveries arrive at `POST /integration<path>`, as in
+    /// Ocean). Several processors may share a path.
+    public func addWebhookProcessor(_ path: String, _ processor: any WebhookProcessor) {
+        let normalized = path.hasPrefix("/") ? path : "/" + path
+        registry.withLock { $0.processors[normalized, default: []].append(processor) }
+    }
+
+    /// The processors registered on `path`.
+    public func webhookProcessors(for path: String) -> [any WebhookProcessor] {
+        registry.withLock { $0.processors[path] ?? [] }
+    }
+
+    /// Paths with at least one webhook processor.
+    public var webhookPaths: [String] {
+        registry.withLock { $0.processors.keys.sorted() }
     }
 
     /// Registers a hook that runs once when the service starts, before the first resync (client

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Logging
 
 /// The counts one drained batch adds to a resource's progress.
@@ -26,6 +27,9 @@ struct ResourcePipeline: Sendable {
     let sink: any EntitySink
     let options: UpsertOptions
     let maxBatchesInFlight: Int
+    /// Entities webhooks changed since `jobStartedAt` are newer than this job's copy: not written.
+    let recentChanges: RecentChanges?
+    let jobStartedAt: Date
     let report: @Sendable (ProgressDelta) async -> Void
 
     enum Outcome: Sendable {
@@ -90,10 +94,14 @@ struct ResourcePipeline: Sendable {
         delta.failed = result.failed
         delta.misconfiguredFields = result.misconfiguredFields
         delta.problems = result.problems.map(\.description)
-        if !result.entities.isEmpty {
+        var entities = result.entities
+        if let recentChanges {
+            entities.removeAll { recentChanges.changed($0.blueprint, $0.identifier, since: jobStartedAt) }
+        }
+        if !entities.isEmpty {
             let outcome: UpsertOutcome
             do {
-                outcome = try await sink.upsert(result.entities, options: options)
+                outcome = try await sink.upsert(entities, options: options)
             } catch {
                 await report(delta)
                 throw SinkFailure(underlying: error)
@@ -101,7 +109,7 @@ struct ResourcePipeline: Sendable {
             delta.upserted = outcome.upserted
             delta.failed += outcome.failures.count
             delta.problems += outcome.failures.map { "entity \($0.blueprint)/\($0.identifier): \($0.message)" }
-            for entity in result.entities { delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1 }
+            for entity in entities { delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1 }
             for failure in outcome.failures { delta.upsertedByBlueprint[failure.blueprint, default: 0] -= 1 }
         }
         await report(delta)

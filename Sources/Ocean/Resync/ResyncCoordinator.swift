@@ -52,6 +52,7 @@ public actor ResyncCoordinator {
     private let logger: Logger
     private let now: @Sendable () -> Date
     private let stateReporter: (any ResyncStateReporter)?
+    private let recentChanges: RecentChanges?
 
     /// Every job kept, by id, and their ids newest first.
     private var jobsByID: [String: Job] = [:]
@@ -66,9 +67,11 @@ public actor ResyncCoordinator {
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
         sink: any EntitySink, store: any JobStore, settings: Settings, logger: Logger,
-        stateReporter: (any ResyncStateReporter)? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        stateReporter: (any ResyncStateReporter)? = nil, recentChanges: RecentChanges? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.stateReporter = stateReporter
+        self.recentChanges = recentChanges
         self.integration = integration
         self.integrationConfig = integrationConfig
         self.mappingSource = mappingSource
@@ -274,6 +277,10 @@ public actor ResyncCoordinator {
         if let reconciler = sink as? any ReconcilingSink { await reconciler.finishJob(id) }
         await stateReporter?.jobFinished(done)
         running[id] = nil
+        if let recentChanges {
+            let oldestRunning = running.keys.compactMap { jobsByID[$0]?.startedAt }.min() ?? now()
+            recentChanges.forget(before: oldestRunning)
+        }
         await persist(done)
         jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
         finished(done)
@@ -326,7 +333,7 @@ public actor ResyncCoordinator {
                     context: ResyncContext(kind: entry.resource.kind, resource: entry.resource, resourceIndex: entry.index,
                                            integrationConfig: integrationConfig, logger: resourceLogger, jobID: id),
                     handlers: integration.handlers(for: entry.resource.kind), workers: workers, sink: sink, options: options,
-                    maxBatchesInFlight: settings.maxBatchesInFlight,
+                    maxBatchesInFlight: settings.maxBatchesInFlight, recentChanges: recentChanges, jobStartedAt: job.startedAt ?? now(),
                     report: { delta in await self.apply(delta, job: id, position: position) })
                 update(id) { job in
                     job.progress[position].status = .running
@@ -396,7 +403,10 @@ public actor ResyncCoordinator {
                     }
                 }
                 if let listingError { throw listingError }
-                let stale = stale?[blueprint] ?? []
+                // An entity a webhook wrote or deleted since the job started is newer than what the
+                // job saw: never stale.
+                let startedAt = jobsByID[id]?.startedAt ?? now()
+                let stale = (stale?[blueprint] ?? []).filter { recentChanges?.changed(blueprint, $0, since: startedAt) != true }
                 outcome.stale = stale.count
                 guard !stale.isEmpty else { continue }
                 let owned = ownedBefore[blueprint] ?? 0

@@ -9,6 +9,8 @@ public struct ResyncError: Error, Sendable, Hashable, CustomStringConvertible {
         case alreadyFinished = "already_finished"
         /// The service is stopping and takes no new jobs.
         case shuttingDown = "shutting_down"
+        /// Resyncs are off (`OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY`).
+        case disabled
     }
 
     public let code: Code

@@ -31,6 +31,7 @@ public enum FakeIntegration {
         ocean.onResync(ObjectKind.person) { context in
             try FakePersonPages(settings: FakeSettings(context.integrationConfig))
         }
+        ocean.addWebhookProcessor("/webhook", FakePersonWebhook())
         return ocean
     }
 

@@ -1,0 +1,350 @@
+import FoundationEssentials
+public import JQ
+public import Logging
+
+/// Why a delivery was refused. The server maps each code to a status in one place.
+public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case unknownPath = "unknown_path"
+        case invalidJSON = "invalid_json"
+        case unauthenticated
+        case invalidPayload = "invalid_payload"
+        case queueFull = "queue_full"
+        case unknownDelivery = "unknown_delivery"
+        case notReplayable = "not_replayable"
+        case stopped
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Counters for the metrics endpoint.
+public struct WebhookCounters: Sendable, Hashable {
+    public var accepted = 0
+    public var ignored = 0
+    /// By reason (`unknown_path`, `invalid_json`, `unauthenticated`, `invalid_payload`, `queue_full`).
+    public var rejected: [String: Int] = [:]
+    public var processed = 0
+    public var retried = 0
+    public var dead = 0
+}
+
+/// Accepts webhook deliveries (authenticated and validated before the answer), stores them durably,
+/// and applies them through the kinds' mappings to the destination: in order per ordering key, in
+/// parallel across keys, with retries and dead letters.
+public actor WebhookDispatcher {
+    public struct Settings: Sendable {
+        /// Deliveries waiting (pending or failed) beyond which new ones get 503.
+        public var maxQueued: Int
+        /// Deliveries applied at once (each ordering key one at a time).
+        public var concurrency: Int
+        /// Done and dead deliveries kept.
+        public var keepFinished: Int
+        public var integrationIdentifier: String
+        public var jqOptions: JQDialect.Options
+
+        public init(maxQueued: Int = 10_000, concurrency: Int = 4, keepFinished: Int = 10_000, integrationIdentifier: String,
+                    jqOptions: JQDialect.Options = .init()) {
+            self.maxQueued = maxQueued
+            self.concurrency = concurrency
+            self.keepFinished = keepFinished
+            self.integrationIdentifier = integrationIdentifier
+            self.jqOptions = jqOptions
+        }
+    }
+
+    private let integration: OceanIntegration
+    private let integrationConfig: IntegrationConfig
+    private let mappingSource: any MappingSource
+    private let sink: any ReconcilingSink
+    private let store: any DeliveryStore
+    private let recentChanges: RecentChanges
+    private let settings: Settings
+    private let logger: Logger
+
+    private var queued = 0
+    private var active: [String: Task<Void, Never>] = [:]
+    private var activeKeys: Set<String> = []
+    private var worker: Task<Void, Never>?
+    private var wakeRequested = false
+    private var stopped = false
+    private var mappers: MappingCache?
+    public private(set) var counters = WebhookCounters()
+    /// Accept-to-applied latencies of recent deliveries, in seconds (bounded).
+    private var latencies: [Double] = []
+
+    public init(
+        integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
+        sink: any ReconcilingSink, store: any DeliveryStore, recentChanges: RecentChanges, settings: Settings, logger: Logger
+    ) {
+        self.integration = integration
+        self.integrationConfig = integrationConfig
+        self.mappingSource = mappingSource
+        self.sink = sink
+        self.store = store
+        self.recentChanges = recentChanges
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Starts applying deliveries, those left from before a restart first.
+    public func start() async throws {
+        queued = try await store.queuedCount()
+        worker = Task { await self.work() }
+        if queued > 0 { logger.info("webhook deliveries waiting from before the restart", metadata: ["count": "\(queued)"]) }
+    }
+
+    /// Stops taking and applying deliveries; those in progress finish first. Pending ones stay stored.
+    public func stop() async {
+        stopped = true
+        worker?.cancel()
+        await worker?.value
+        for task in active.values { await task.value }
+        mappers?.workers.stop()
+        mappers = nil
+    }
+
+    /// Checks a delivery (processors for the path, JSON, authentication, payload) and stores it.
+    /// Returns its id, or nil when no processor wants it (it is then not stored).
+    public func accept(path: String, headers: [(name: String, value: String)], body: [UInt8]) async throws(WebhookError) -> String? {
+        guard !stopped else { throw reject(.stopped, "the service is shutting down") }
+        let processors = integration.webhookProcessors(for: path)
+        guard !processors.isEmpty else { throw reject(.unknownPath, "no webhook processor on /integration\(path)") }
+        let payload: JSON
+        do {
+            payload = try JSONDecoder().decode(JSON.self, from: Data(body))
+        } catch {
+            throw reject(.invalidJSON, "the body is not valid JSON")
+        }
+        var headerMap: [String: String] = [:]
+        for header in headers { headerMap[header.name.lowercased()] = header.value }
+        let event = WebhookEvent(path: path, headers: headerMap, rawBody: body, payload: payload)
+        let interested = processors.filter { $0.shouldProcess(event) }
+        // Authentication comes before anything is stored or answered, even for events no processor wants.
+        let authenticated = interested.filter { $0.authenticate(event, config: integrationConfig) }
+        guard !authenticated.isEmpty || interested.isEmpty else {
+            throw reject(.unauthenticated, "the delivery is not authenticated (signature missing or wrong)")
+        }
+        guard let processor = authenticated.first else {
+            counters.ignored += 1
+            return nil
+        }
+        guard authenticated.allSatisfy({ $0.validate(event) }) else {
+            throw reject(.invalidPayload, "the payload is not what the processor of /integration\(path) expects")
+        }
+        guard queued < settings.maxQueued else {
+            throw reject(.queueFull, "\(queued) deliveries are waiting; retry later")
+        }
+        let delivery = Delivery(
+            id: "dlv_" + JobID.make(now: Date()).dropFirst(4), path: path, orderingKey: processor.orderingKey(event),
+            headers: headerMap.filter { !Delivery.credentialHeaders.contains($0.key) }, body: body, acceptedAt: Date())
+        do {
+            try await store.insert(delivery)
+        } catch {
+            logger.error("storing a webhook delivery failed", metadata: ["error": "\(error)"])
+            throw reject(.queueFull, "the delivery could not be stored; retry later")
+        }
+        queued += 1
+        counters.accepted += 1
+        wakeUp()
+        return delivery.id
+    }
+
+    /// Puts a failed or dead (or done) delivery back in the queue, with its attempts reset.
+    public func replay(_ id: String) async throws(WebhookError) -> Delivery {
+        let stored: Delivery?
+        do { stored = try await store.delivery(id) } catch { throw WebhookError(.unknownDelivery, "the delivery store failed: \(error)") }
+        guard var delivery = stored else { throw WebhookError(.unknownDelivery, "no delivery \(id)") }
+        guard delivery.status != .pending else { throw WebhookError(.notReplayable, "delivery \(id) is already pending") }
+        if delivery.status == .done || delivery.status == .dead { queued += 1 }
+        delivery.status = .pending
+        delivery.attempts = 0
+        delivery.nextAttemptAt = Date()
+        delivery.lastError = nil
+        do { try await store.update(delivery) } catch { throw WebhookError(.unknownDelivery, "the delivery store failed: \(error)") }
+        wakeUp()
+        return delivery
+    }
+
+    public func deliveries(status: Delivery.Status?, limit: Int) async throws -> [Delivery] {
+        try await store.list(status: status, limit: limit)
+    }
+
+    /// Accept-to-applied latencies (seconds) of up to the last 10,000 applied deliveries.
+    public var appliedLatencies: [Double] { latencies }
+
+    private func reject(_ code: WebhookError.Code, _ message: String) -> WebhookError {
+        counters.rejected[code.rawValue, default: 0] += 1
+        return WebhookError(code, message)
+    }
+
+    // MARK: Applying
+
+    private func work() async {
+        while !stopped && !Task.isCancelled {
+            var started = 0
+            do {
+                started = try await startDue()
+            } catch {
+                logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
+            }
+            if started == 0 || active.count >= settings.concurrency {
+                // Until a delivery arrives or finishes (checked every 5 ms), or 200 ms for retries
+                // coming due.
+                for _ in 0..<40 where !wakeRequested && !stopped {
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                wakeRequested = false
+            }
+        }
+    }
+
+    private func wakeUp() {
+        wakeRequested = true
+    }
+
+    /// Starts the due deliveries whose key is free; the oldest delivery of a key goes first, so a
+    /// key whose oldest delivery waits for a retry holds the others back (order per key).
+    private func startDue() async throws -> Int {
+        guard active.count < settings.concurrency else { return 0 }
+        let now = Date()
+        let queuedDeliveries = try await store.due(now: now, limit: 1000)
+        var seenKeys = Set<String>()
+        var started = 0
+        for delivery in queuedDeliveries {
+            guard seenKeys.insert(delivery.orderingKey).inserted else { continue }
+            guard !activeKeys.contains(delivery.orderingKey), active[delivery.id] == nil, delivery.nextAttemptAt <= now else { continue }
+            guard active.count < settings.concurrency else { break }
+            activeKeys.insert(delivery.orderingKey)
+            active[delivery.id] = Task { await self.process(delivery) }
+            started += 1
+        }
+        return started
+    }
+
+    private func process(_ delivery: Delivery) async {
+        var delivery = delivery
+        delivery.attempts += 1
+        do {
+            try await apply(delivery)
+            delivery.status = .done
+            delivery.appliedAt = Date()
+            delivery.lastError = nil
+            counters.processed += 1
+            queued -= 1
+            latencies.append(delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt))
+            if latencies.count > 10_000 { latencies.removeFirst(latencies.count - 10_000) }
+        } catch {
+            let policy = integration.webhookProcessors(for: delivery.path).first?.retryPolicy ?? WebhookRetryPolicy()
+            delivery.lastError = String("\(error)".prefix(500))
+            if delivery.attempts > policy.maxRetries {
+                delivery.status = .dead
+                counters.dead += 1
+                queued -= 1
+                logger.warning("webhook delivery is dead", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
+            } else {
+                delivery.status = .failed
+                delivery.nextAttemptAt = Date().addingTimeInterval(Double(policy.delay(afterAttempt: delivery.attempts) / .milliseconds(1)) / 1000)
+                counters.retried += 1
+            }
+        }
+        do {
+            try await store.update(delivery)
+            if delivery.status == .done && counters.processed % 500 == 0 {
+                try await store.prune(keepFinished: settings.keepFinished)
+            }
+        } catch {
+            logger.error("recording a webhook delivery failed", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
+        }
+        active[delivery.id] = nil
+        activeKeys.remove(delivery.orderingKey)
+        wakeUp()
+    }
+
+    /// Runs the processors for the delivery and writes their results through the kinds' mappings.
+    private func apply(_ delivery: Delivery) async throws {
+        let payload = try JSONDecoder().decode(JSON.self, from: Data(delivery.body))
+        let event = WebhookEvent(path: delivery.path, headers: delivery.headers, rawBody: delivery.body, payload: payload)
+        let mapping = try await mappingSource.currentMapping()
+        let cache = try mappingCache(for: mapping)
+        for processor in integration.webhookProcessors(for: delivery.path) where processor.shouldProcess(event) {
+            for kind in processor.matchingKinds(event) {
+                for (index, resource) in mapping.resources(ofKind: kind) {
+                    let results = try await processor.handle(event, resource: resource)
+                    try await write(results, resourceIndex: index, mapping: mapping, cache: cache, delivery: delivery)
+                }
+            }
+        }
+    }
+
+    private func write(_ results: WebhookResults, resourceIndex: Int, mapping: PortAppConfig, cache: MappingCache, delivery: Delivery) async throws {
+        // Updated records that pass the selector are upserted; the entities of those that do not, and
+        // of deleted records, are deleted.
+        let selected = await cache.workers.map(results.updated.recordBatch(), resources: [resourceIndex])
+        let everything = await cache.allPass.map((results.updated + results.deleted).recordBatch(), resources: [resourceIndex])
+        if selected.failed > 0 || everything.failed > 0 {
+            let problem = (selected.problems + everything.problems).first.map(\.description) ?? "a record could not be mapped"
+            throw WebhookError(.invalidPayload, "mapping the delivery's records failed: \(problem)")
+        }
+        let upserting = Set(selected.entities.map { MappedKey($0.blueprint, $0.identifier) })
+        let deleting = everything.entities.filter { !upserting.contains(MappedKey($0.blueprint, $0.identifier)) }
+        let now = Date()
+        if !selected.entities.isEmpty {
+            let options = UpsertOptions(merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
+                                        integrationIdentifier: settings.integrationIdentifier, jobID: "webhook:\(delivery.id)")
+            let outcome = try await sink.upsert(selected.entities, options: options)
+            if let failure = outcome.failures.first {
+                throw WebhookError(.invalidPayload, "the destination refused \(failure.identifier): \(failure.message)")
+            }
+        }
+        var byBlueprint: [String: [String]] = [:]
+        for entity in deleting { byBlueprint[entity.blueprint, default: []].append(entity.identifier) }
+        for (blueprint, identifiers) in byBlueprint {
+            _ = try await sink.delete(blueprint: blueprint, identifiers: identifiers, integration: settings.integrationIdentifier,
+                                      deleteDependents: mapping.deleteDependentEntities)
+        }
+        recentChanges.note((selected.entities + deleting).map { (blueprint: $0.blueprint, identifier: $0.identifier) }, at: now)
+    }
+
+    private struct MappedKey: Hashable {
+        let blueprint: String
+        let identifier: String
+        init(_ blueprint: String, _ identifier: String) {
+            self.blueprint = blueprint
+            self.identifier = identifier
+        }
+    }
+
+    /// Mapping threads for the current mapping, and for the same mapping with every selector `true`
+    /// (to know which entity a filtered-out or deleted record is).
+    private struct MappingCache {
+        let config: PortAppConfig
+        let workers: MappingWorkers
+        let allPass: MappingWorkers
+    }
+
+    private func mappingCache(for mapping: PortAppConfig) throws -> MappingCache {
+        if let mappers, mappers.config == mapping { return mappers }
+        mappers?.workers.stop()
+        mappers?.allPass.stop()
+        let (plan, issues) = MappingPlan.build(mapping, options: settings.jqOptions)
+        guard issues.isEmpty else {
+            throw WebhookError(.invalidPayload, "the mapping is invalid: \(issues.map(\.description).joined(separator: "; "))")
+        }
+        var everything = mapping
+        for index in everything.resources.indices { everything.resources[index].query = "true" }
+        let cache = MappingCache(
+            config: mapping, workers: MappingWorkers(plan: plan, count: 1),
+            allPass: MappingWorkers(plan: MappingPlan.build(everything, options: settings.jqOptions).plan, count: 1))
+        mappers = cache
+        return cache
+    }
+}
