@@ -195,6 +195,7 @@ let package = Package(
             dependencies: [
                 "OceanServer",
                 "Ocean",
+                "OceanIntegrations",
                 "FakePort",
                 "TestSupport",
                 .product(name: "Yams", package: "Yams"),

@@ -75,6 +75,9 @@ public actor WebhookDispatcher {
     private var activeKeys: Set<String> = []
     private var worker: Task<Void, Never>?
     private var wakeRequested = false
+    /// Deliveries finished while a scan of the queue was reading the store: the scan's copy of them is stale.
+    private var finishedDuringScan: Set<String> = []
+    private var scanning = false
     private var stopped = false
     private var mappers: MappingCache?
     public private(set) var counters = WebhookCounters()
@@ -216,7 +219,12 @@ public actor WebhookDispatcher {
     private func startDue() async throws -> Int {
         guard active.count < settings.concurrency else { return 0 }
         let now = Date()
-        let queuedDeliveries = try await store.due(now: now, limit: 1000)
+        scanning = true
+        defer {
+            scanning = false
+            finishedDuringScan.removeAll()
+        }
+        let queuedDeliveries = try await store.due(now: now, limit: 1000).filter { !finishedDuringScan.contains($0.id) }
         var seenKeys = Set<String>()
         var started = 0
         for delivery in queuedDeliveries {
@@ -266,6 +274,7 @@ public actor WebhookDispatcher {
         }
         active[delivery.id] = nil
         activeKeys.remove(delivery.orderingKey)
+        if scanning { finishedDuringScan.insert(delivery.id) }
         wakeUp()
     }
 
