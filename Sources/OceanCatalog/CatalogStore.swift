@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import GRDB
 public import Ocean
 
@@ -37,6 +37,10 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     }
 
     private static func migrate(_ db: Database) throws {
+        // Catalogs from before ordering keys were stored get the column (existing rows: one key).
+        if try db.tableExists("deliveries"), try !db.columns(in: "deliveries").contains(where: { $0.name == "ordering_key" }) {
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN ordering_key TEXT NOT NULL DEFAULT ''")
+        }
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS entities (
                 blueprint TEXT NOT NULL,
@@ -64,9 +68,11 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
                 accepted_at REAL NOT NULL,
                 status TEXT NOT NULL,
                 next_attempt_at REAL NOT NULL,
+                ordering_key TEXT NOT NULL,
                 body TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (status, accepted_at);
+            CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (ordering_key, status, accepted_at);
             CREATE TABLE IF NOT EXISTS job_writes (
                 job_id TEXT NOT NULL,
                 blueprint TEXT NOT NULL,
@@ -211,11 +217,17 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         return decoder
     }()
 
-    /// The row of a delivery: id, accepted at, status, next attempt at, the delivery as JSON.
-    private func stored(_ delivery: Delivery) throws -> (String, Double, String, Double, String) {
-        (delivery.id, delivery.acceptedAt.timeIntervalSince1970, delivery.status.rawValue, delivery.nextAttemptAt.timeIntervalSince1970,
-         String(decoding: try Self.deliveryEncoder.encode(delivery), as: UTF8.self))
+    /// The row of a delivery: id, accepted at, status, next attempt at, ordering key, the delivery as JSON.
+    private func stored(_ delivery: Delivery) throws -> [String: (any DatabaseValueConvertible & Sendable)] {
+        ["id": delivery.id, "accepted": delivery.acceptedAt.timeIntervalSince1970, "status": delivery.status.rawValue,
+         "next": delivery.nextAttemptAt.timeIntervalSince1970, "key": delivery.orderingKey,
+         "body": String(decoding: try Self.deliveryEncoder.encode(delivery), as: UTF8.self)]
     }
+
+    private static let upsertDeliverySQL = """
+        INSERT OR REPLACE INTO deliveries (id, accepted_at, status, next_attempt_at, ordering_key, body)
+        VALUES (:id, :accepted, :status, :next, :key, :body)
+        """
 
     private func decodeDeliveries(_ bodies: [String]) throws -> [Delivery] {
         try bodies.map { try Self.deliveryDecoder.decode(Delivery.self, from: Data($0.utf8)) }
@@ -225,16 +237,13 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     public func insert(_ delivery: Delivery) async throws {
         let values = try stored(delivery)
         try await pool.write { db in
-            try db.execute(sql: "INSERT INTO deliveries (id, accepted_at, status, next_attempt_at, body) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [values.0, values.1, values.2, values.3, values.4])
+            try db.execute(sql: Self.upsertDeliverySQL, arguments: StatementArguments(values))
         }
     }
 
-    public func due(now: Date, limit: Int) async throws -> [Delivery] {
+    public func waiting() async throws -> [Delivery] {
         let bodies = try await pool.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT body FROM deliveries WHERE status IN ('pending', 'failed') ORDER BY accepted_at, id LIMIT ?
-                """, arguments: [limit])
+            try String.fetchAll(db, sql: "SELECT body FROM deliveries WHERE status IN ('pending', 'failed') ORDER BY accepted_at, id")
         }
         return try decodeDeliveries(bodies)
     }
@@ -242,8 +251,7 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     public func update(_ delivery: Delivery) async throws {
         let values = try stored(delivery)
         try await pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO deliveries (id, accepted_at, status, next_attempt_at, body) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [values.0, values.1, values.2, values.3, values.4])
+            try db.execute(sql: Self.upsertDeliverySQL, arguments: StatementArguments(values))
         }
     }
 

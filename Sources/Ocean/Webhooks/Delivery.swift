@@ -45,12 +45,12 @@ public struct Delivery: Sendable, Codable, Hashable {
 
 /// The durable queue of deliveries.
 ///
-/// Contract: `insert` is durable when it returns (the delivery survives a crash); `due` returns
-/// pending and failed deliveries whose time has come, oldest first; `update` replaces the stored
-/// state; `list` is newest first; `prune` keeps at most `keepFinished` done and dead deliveries.
+/// Contract: `insert` is durable when it returns (the delivery survives a crash); `waiting` returns
+/// every pending or failed delivery, oldest first (read once at start); `update` replaces the
+/// stored state; `list` is newest first; `prune` keeps at most `keepFinished` done and dead deliveries.
 public protocol DeliveryStore: Sendable {
     func insert(_ delivery: Delivery) async throws
-    func due(now: Date, limit: Int) async throws -> [Delivery]
+    func waiting() async throws -> [Delivery]
     func update(_ delivery: Delivery) async throws
     func delivery(_ id: String) async throws -> Delivery?
     func list(status: Delivery.Status?, limit: Int) async throws -> [Delivery]

@@ -70,14 +70,20 @@ public actor WebhookDispatcher {
     private let settings: Settings
     private let logger: Logger
 
+    /// The waiting deliveries (pending or failed) per ordering key, oldest first: the schedule is
+    /// kept here so choosing the next delivery never scans the store; the store is for durability.
+    private var waiting: [String: [Waiting]] = [:]
     private var queued = 0
     private var active: [String: Task<Void, Never>] = [:]
     private var activeKeys: Set<String> = []
+
+    private struct Waiting {
+        let id: String
+        let acceptedAt: Date
+        var nextAttemptAt: Date
+    }
     private var worker: Task<Void, Never>?
     private var wakeRequested = false
-    /// Deliveries finished while a scan of the queue was reading the store: the scan's copy of them is stale.
-    private var finishedDuringScan: Set<String> = []
-    private var scanning = false
     private var stopped = false
     private var mappers: MappingCache?
     public private(set) var counters = WebhookCounters()
@@ -100,7 +106,10 @@ public actor WebhookDispatcher {
 
     /// Starts applying deliveries, those left from before a restart first.
     public func start() async throws {
-        queued = try await store.queuedCount()
+        for delivery in try await store.waiting() {
+            waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.nextAttemptAt))
+        }
+        queued = waiting.values.reduce(0) { $0 + $1.count }
         worker = Task { await self.work() }
         if queued > 0 { logger.info("webhook deliveries waiting from before the restart", metadata: ["count": "\(queued)"]) }
     }
@@ -156,6 +165,7 @@ public actor WebhookDispatcher {
             throw reject(.queueFull, "the delivery could not be stored; retry later")
         }
         queued += 1
+        waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.acceptedAt))
         counters.accepted += 1
         wakeUp()
         return delivery.id
@@ -166,13 +176,16 @@ public actor WebhookDispatcher {
         let stored: Delivery?
         do { stored = try await store.delivery(id) } catch { throw WebhookError(.unknownDelivery, "the delivery store failed: \(error)") }
         guard var delivery = stored else { throw WebhookError(.unknownDelivery, "no delivery \(id)") }
-        guard delivery.status != .pending else { throw WebhookError(.notReplayable, "delivery \(id) is already pending") }
-        if delivery.status == .done || delivery.status == .dead { queued += 1 }
+        guard delivery.status != .pending, delivery.status != .failed else {
+            throw WebhookError(.notReplayable, "delivery \(id) is already waiting for its turn")
+        }
         delivery.status = .pending
         delivery.attempts = 0
         delivery.nextAttemptAt = Date()
         delivery.lastError = nil
         do { try await store.update(delivery) } catch { throw WebhookError(.unknownDelivery, "the delivery store failed: \(error)") }
+        queued += 1
+        waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.nextAttemptAt))
         wakeUp()
         return delivery
     }
@@ -196,6 +209,8 @@ public actor WebhookDispatcher {
             var started = 0
             do {
                 started = try await startDue()
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
             }
@@ -214,32 +229,43 @@ public actor WebhookDispatcher {
         wakeRequested = true
     }
 
-    /// Starts the due deliveries whose key is free; the oldest delivery of a key goes first, so a
-    /// key whose oldest delivery waits for a retry holds the others back (order per key).
+    /// Starts the due deliveries whose key is free, oldest first. Only the oldest delivery of a key
+    /// can start, so a key whose oldest delivery waits for a retry holds the others back (order per
+    /// key), while a long backlog of one key never holds back the other keys.
     private func startDue() async throws -> Int {
         guard active.count < settings.concurrency else { return 0 }
         let now = Date()
-        scanning = true
-        defer {
-            scanning = false
-            finishedDuringScan.removeAll()
-        }
-        let queuedDeliveries = try await store.due(now: now, limit: 1000).filter { !finishedDuringScan.contains($0.id) }
-        var seenKeys = Set<String>()
+        let heads = waiting.compactMap { key, deliveries -> (key: String, head: Waiting)? in
+            guard let head = deliveries.first, !activeKeys.contains(key), head.nextAttemptAt <= now else { return nil }
+            return (key, head)
+        }.sorted { $0.head.acceptedAt < $1.head.acceptedAt }
         var started = 0
-        for delivery in queuedDeliveries {
-            guard seenKeys.insert(delivery.orderingKey).inserted else { continue }
-            guard !activeKeys.contains(delivery.orderingKey), active[delivery.id] == nil, delivery.nextAttemptAt <= now else { continue }
+        for (key, head) in heads {
             guard active.count < settings.concurrency else { break }
-            activeKeys.insert(delivery.orderingKey)
-            active[delivery.id] = Task { await self.process(delivery) }
+            activeKeys.insert(key)
+            active[head.id] = Task { await self.process(id: head.id, key: key) }
             started += 1
         }
         return started
     }
 
-    private func process(_ delivery: Delivery) async {
-        var delivery = delivery
+    private func process(id: String, key: String) async {
+        let stored: Delivery?
+        do {
+            stored = try await store.delivery(id)
+        } catch {
+            logger.error("reading a webhook delivery failed", metadata: ["webhook.delivery": "\(id)", "error": "\(error)"])
+            active[id] = nil
+            activeKeys.remove(key)
+            return
+        }
+        guard var delivery = stored else {
+            // Pruned or gone: nothing to apply.
+            finishHead(key: key, id: id, nextAttemptAt: nil)
+            active[id] = nil
+            activeKeys.remove(key)
+            return
+        }
         delivery.attempts += 1
         do {
             try await apply(delivery)
@@ -247,7 +273,6 @@ public actor WebhookDispatcher {
             delivery.appliedAt = Date()
             delivery.lastError = nil
             counters.processed += 1
-            queued -= 1
             latencies.append(delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt))
             if latencies.count > 10_000 { latencies.removeFirst(latencies.count - 10_000) }
         } catch {
@@ -256,7 +281,6 @@ public actor WebhookDispatcher {
             if delivery.attempts > policy.maxRetries {
                 delivery.status = .dead
                 counters.dead += 1
-                queued -= 1
                 logger.warning("webhook delivery is dead", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
             } else {
                 delivery.status = .failed
@@ -272,10 +296,22 @@ public actor WebhookDispatcher {
         } catch {
             logger.error("recording a webhook delivery failed", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
         }
-        active[delivery.id] = nil
-        activeKeys.remove(delivery.orderingKey)
-        if scanning { finishedDuringScan.insert(delivery.id) }
+        finishHead(key: key, id: id, nextAttemptAt: delivery.status == .failed ? delivery.nextAttemptAt : nil)
+        active[id] = nil
+        activeKeys.remove(key)
         wakeUp()
+    }
+
+    /// Done or dead: the key's next delivery moves up. Failed: the head waits until `nextAttemptAt`.
+    private func finishHead(key: String, id: String, nextAttemptAt: Date?) {
+        guard var deliveries = waiting[key], let index = deliveries.firstIndex(where: { $0.id == id }) else { return }
+        if let nextAttemptAt {
+            deliveries[index].nextAttemptAt = nextAttemptAt
+        } else {
+            deliveries.remove(at: index)
+            queued -= 1
+        }
+        waiting[key] = deliveries.isEmpty ? nil : deliveries
     }
 
     /// Runs the processors for the delivery and writes their results through the kinds' mappings.
