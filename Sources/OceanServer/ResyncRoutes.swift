@@ -63,15 +63,8 @@ struct ResyncRoutes: Sendable {
     }
 
     @Sendable private func listJobs(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var status: Job.Status?
-        if let text = request.queryValue("status") {
-            guard let parsed = Job.Status(rawValue: text) else {
-                let known = Job.Status.allCases.map(\.rawValue).joined(separator: ", ")
-                throw HTTPError(.badRequest, "status must be one of \(known), got \"\(text.prefix(40))\"")
-            }
-            status = parsed
-        }
-        let limit = try Self.limit(request, default: Self.defaultJobsLimit, maximum: Self.maxJobsLimit)
+        let status = try QueryParameters.choice(request, "status", of: Job.Status.self)
+        let limit = try QueryParameters.limit(request, default: Self.defaultJobsLimit, maximum: Self.maxJobsLimit)
         let kind = request.queryValue("kind").flatMap { $0.isEmpty ? nil : $0 }
         let jobs = await coordinator.jobs(status: status, kind: kind, limit: limit)
         return try HTTPResponse.json(.ok, JobList(jobs: jobs), encoder: Job.encoder)
@@ -81,7 +74,7 @@ struct ResyncRoutes: Sendable {
         guard let catalog else {
             throw HTTPError(.notFound, "the destination is Port, not the embedded catalog: browse the entities in Port")
         }
-        let limit = try Self.limit(request, default: Self.defaultEntitiesLimit, maximum: Self.maxEntitiesLimit)
+        let limit = try QueryParameters.limit(request, default: Self.defaultEntitiesLimit, maximum: Self.maxEntitiesLimit)
         let blueprint = request.queryValue("blueprint").flatMap { $0.isEmpty ? nil : $0 }
         let entities = try await catalog.entities(blueprint: blueprint, limit: limit)
         var body = Array(#"{"entities":["#.utf8)
@@ -93,7 +86,19 @@ struct ResyncRoutes: Sendable {
         return .json(.ok, body: body)
     }
 
-    private static func limit(_ request: HTTPRequest, default defaultValue: Int, maximum: Int) throws(HTTPError) -> Int {
+    static func jobResponse(_ status: HTTPStatus, _ job: Job) throws -> HTTPResponse {
+        try HTTPResponse.json(status, job, encoder: Job.encoder)
+    }
+
+    private struct JobList: Encodable {
+        let jobs: [Job]
+    }
+}
+
+/// Query parameters shared by the list routes, with the 400 a bad value gets.
+enum QueryParameters {
+    /// `limit`: 1...`maximum`, `defaultValue` when absent.
+    static func limit(_ request: HTTPRequest, default defaultValue: Int, maximum: Int) throws(HTTPError) -> Int {
         guard let text = request.queryValue("limit") else { return defaultValue }
         guard let value = Int(text), (1...maximum).contains(value) else {
             throw HTTPError(.badRequest, "limit must be a whole number from 1 to \(maximum), got \"\(text.prefix(40))\"")
@@ -101,11 +106,15 @@ struct ResyncRoutes: Sendable {
         return value
     }
 
-    static func jobResponse(_ status: HTTPStatus, _ job: Job) throws -> HTTPResponse {
-        try HTTPResponse.json(status, job, encoder: Job.encoder)
-    }
-
-    private struct JobList: Encodable {
-        let jobs: [Job]
+    /// One of an enumeration's raw values, nil when absent.
+    static func choice<Choice: RawRepresentable & CaseIterable>(
+        _ request: HTTPRequest, _ name: String, of type: Choice.Type
+    ) throws(HTTPError) -> Choice? where Choice.RawValue == String {
+        guard let text = request.queryValue(name) else { return nil }
+        guard let value = Choice(rawValue: text) else {
+            let known = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw HTTPError(.badRequest, "\(name) must be one of \(known), got \"\(text.prefix(40))\"")
+        }
+        return value
     }
 }

@@ -25,21 +25,8 @@ struct WebhookRoutes: Sendable {
             }),
             Route(.get, "/webhooks/deliveries", handler: .asynchronous { request in
                 try authorization.check(request)
-                var status: Delivery.Status?
-                if let text = request.queryValue("status") {
-                    guard let parsed = Delivery.Status(rawValue: text) else {
-                        let known = Delivery.Status.allCases.map(\.rawValue).joined(separator: ", ")
-                        throw HTTPError(.badRequest, "status must be one of \(known), got \"\(text.prefix(40))\"")
-                    }
-                    status = parsed
-                }
-                var limit = 50
-                if let text = request.queryValue("limit") {
-                    guard let value = Int(text), (1...500).contains(value) else {
-                        throw HTTPError(.badRequest, "limit must be a whole number from 1 to 500, got \"\(text.prefix(40))\"")
-                    }
-                    limit = value
-                }
+                let status = try QueryParameters.choice(request, "status", of: Delivery.Status.self)
+                let limit = try QueryParameters.limit(request, default: 50, maximum: 500)
                 do {
                     let deliveries = try await dispatcher.deliveries(status: status, limit: limit)
                     return try HTTPResponse.json(.ok, DeliveryList(deliveries: deliveries.map(DeliveryView.init)), encoder: Job.encoder)

@@ -67,7 +67,7 @@ actor Concurrency {
 
 func makeCoordinator(
     _ integration: OceanIntegration, mapping: PortAppConfig, catalog: CatalogStore,
-    maxConcurrentResources: Int = 4, historyLimit: Int = 1000
+    maxConcurrentResources: Int = 4, historyLimit: Int = 1000, recentChanges: RecentChanges? = nil
 ) -> ResyncCoordinator {
     var logger = Logger(label: "test.resync")
     logger.logLevel = .critical
@@ -76,7 +76,7 @@ func makeCoordinator(
         sink: catalog, store: catalog,
         settings: .init(integrationIdentifier: "test", maxConcurrentResources: maxConcurrentResources,
                         historyLimit: historyLimit, mappingWorkers: 2),
-        logger: logger)
+        logger: logger, recentChanges: recentChanges)
 }
 
 /// Waits until `condition` holds (checked every few milliseconds), at most 30 s.

@@ -242,11 +242,7 @@ struct WebhookDispatcherTests {
         let recent = RecentChanges()
         let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: mapping, recentChanges: recent)
         try await dispatcher.start()
-        var logger = Logger(label: "t")
-        logger.logLevel = .critical
-        let coordinator = ResyncCoordinator(
-            integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping), sink: catalog, store: catalog,
-            settings: .init(integrationIdentifier: "test"), logger: logger, recentChanges: recent)
+        let coordinator = makeCoordinator(ocean, mapping: mapping, catalog: catalog, recentChanges: recent)
         try await coordinator.start()
         let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
         try await eventually("running") { await coordinator.job(job.id)?.status == .running }
@@ -276,11 +272,7 @@ struct WebhookDispatcherTests {
         let recent = RecentChanges()
         let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: mapping, recentChanges: recent)
         try await dispatcher.start()
-        var logger = Logger(label: "t")
-        logger.logLevel = .critical
-        let coordinator = ResyncCoordinator(
-            integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping), sink: catalog, store: catalog,
-            settings: .init(integrationIdentifier: "test"), logger: logger, recentChanges: recent)
+        let coordinator = makeCoordinator(ocean, mapping: mapping, catalog: catalog, recentChanges: recent)
         try await coordinator.start()
         let (first, _) = try await coordinator.request(.allKinds, trigger: .http)
         _ = await coordinator.waitUntilFinished(first.id)
