@@ -50,8 +50,10 @@ public final class PortSink: ReconcilingSink, Sendable {
             outcome.failures += result.failures
             written[result.blueprint, default: []] += result.written
         }
-        for (blueprint, identifiers) in written {
-            try await writeLog.record(jobID: options.jobID, blueprint: blueprint, identifiers: identifiers)
+        if options.tracksWrites {
+            for (blueprint, identifiers) in written {
+                try await writeLog.record(jobID: options.jobID, blueprint: blueprint, identifiers: identifiers)
+            }
         }
         return outcome
     }

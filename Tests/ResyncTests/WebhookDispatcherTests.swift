@@ -287,3 +287,24 @@ struct WebhookDispatcherTests {
         await dispatcher.stop()
     }
 }
+
+@Suite("Recent webhook changes")
+struct RecentChangesTests {
+    @Test("kept only while a job runs, and only as far back as the oldest running job")
+    func bounded() {
+        let changes = RecentChanges()
+        let start = Date()
+        changes.note([("a", "before-any-job")], at: start)
+        #expect(!changes.changed("a", "before-any-job", since: .distantPast))
+        changes.beginWatching(job: "j1", since: start)
+        changes.note([("a", "x")], at: start.addingTimeInterval(1))
+        #expect(changes.changed("a", "x", since: start))
+        #expect(!changes.changed("a", "x", since: start.addingTimeInterval(2)))
+        changes.beginWatching(job: "j2", since: start.addingTimeInterval(5))
+        changes.endWatching(job: "j1")
+        #expect(!changes.changed("a", "x", since: .distantPast), "older than the oldest running job: forgotten")
+        changes.note([("a", "y")], at: start.addingTimeInterval(6))
+        changes.endWatching(job: "j2")
+        #expect(!changes.changed("a", "y", since: .distantPast), "no job runs: nothing kept")
+    }
+}

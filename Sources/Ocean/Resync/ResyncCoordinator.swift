@@ -229,6 +229,7 @@ public actor ResyncCoordinator {
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = "\(id)"
         jobLogger.info("job started")
+        recentChanges?.beginWatching(job: id, since: job.startedAt ?? now())
         await stateReporter?.jobStarted(job)
 
         let mapping: PortAppConfig
@@ -277,10 +278,7 @@ public actor ResyncCoordinator {
         if let reconciler = sink as? any ReconcilingSink { await reconciler.finishJob(id) }
         await stateReporter?.jobFinished(done)
         running[id] = nil
-        if let recentChanges {
-            let oldestRunning = running.keys.compactMap { jobsByID[$0]?.startedAt }.min() ?? now()
-            recentChanges.forget(before: oldestRunning)
-        }
+        recentChanges?.endWatching(job: id)
         await persist(done)
         jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
         finished(done)

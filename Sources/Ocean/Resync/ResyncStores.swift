@@ -21,12 +21,16 @@ public struct UpsertOptions: Sendable, Hashable {
     public var integrationIdentifier: String
     /// The job writing.
     public var jobID: String
+    /// Whether the destination should remember what this job wrote for reconciliation (false for
+    /// webhook writes, which no reconciliation reads).
+    public var tracksWrites: Bool
 
-    public init(merge: Bool, createMissingRelatedEntities: Bool, integrationIdentifier: String, jobID: String) {
+    public init(merge: Bool, createMissingRelatedEntities: Bool, integrationIdentifier: String, jobID: String, tracksWrites: Bool = true) {
         self.merge = merge
         self.createMissingRelatedEntities = createMissingRelatedEntities
         self.integrationIdentifier = integrationIdentifier
         self.jobID = jobID
+        self.tracksWrites = tracksWrites
     }
 }
 

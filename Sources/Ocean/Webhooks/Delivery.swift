@@ -60,28 +60,48 @@ public protocol DeliveryStore: Sendable {
 }
 
 /// Entities changed by webhooks, remembered while resyncs run so a resync neither overwrites them
-/// with the older copy it fetched nor deletes them as stale.
+/// with the older copy it fetched nor deletes them as stale. Changes are kept only while some job
+/// runs, and only as far back as the oldest running job's start: memory stays bounded.
 public final class RecentChanges: Sendable {
-    private let changes = Locked<[String: Date]>([:])
+    private struct State {
+        var changes: [String: Date] = [:]
+        /// Running jobs and when they started.
+        var watching: [String: Date] = [:]
+    }
+
+    private let state = Locked(State())
 
     public init() {}
 
     static func key(_ blueprint: String, _ identifier: String) -> String { blueprint + "\u{0}" + identifier }
 
-    /// Notes that a webhook wrote or deleted these entities now.
+    /// A job started: changes from `date` on matter to it.
+    public func beginWatching(job: String, since date: Date) {
+        state.withLock { $0.watching[job] = date }
+    }
+
+    /// A job finished: changes older than every remaining job's start are forgotten.
+    public func endWatching(job: String) {
+        state.withLock { state in
+            state.watching[job] = nil
+            guard let oldest = state.watching.values.min() else {
+                state.changes.removeAll()
+                return
+            }
+            state.changes = state.changes.filter { $0.value >= oldest }
+        }
+    }
+
+    /// Notes that a webhook wrote or deleted these entities now (nothing is kept when no job runs).
     public func note(_ entities: [(blueprint: String, identifier: String)], at date: Date) {
-        changes.withLock { changes in
-            for entity in entities { changes[Self.key(entity.blueprint, entity.identifier)] = date }
+        state.withLock { state in
+            guard !state.watching.isEmpty else { return }
+            for entity in entities { state.changes[Self.key(entity.blueprint, entity.identifier)] = date }
         }
     }
 
     /// Whether a webhook changed the entity at or after `date`.
     public func changed(_ blueprint: String, _ identifier: String, since date: Date) -> Bool {
-        changes.withLock { ($0[Self.key(blueprint, identifier)] ?? .distantPast) >= date }
-    }
-
-    /// Forgets changes older than `date` (no running job started before it).
-    public func forget(before date: Date) {
-        changes.withLock { $0 = $0.filter { $0.value >= date } }
+        state.withLock { ($0.changes[Self.key(blueprint, identifier)] ?? .distantPast) >= date }
     }
 }

@@ -344,7 +344,8 @@ public actor WebhookDispatcher {
         let now = Date()
         if !selected.entities.isEmpty {
             let options = UpsertOptions(merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
-                                        integrationIdentifier: settings.integrationIdentifier, jobID: "webhook:\(delivery.id)")
+                                        integrationIdentifier: settings.integrationIdentifier, jobID: "webhook:\(delivery.id)",
+                                        tracksWrites: false)
             let outcome = try await sink.upsert(selected.entities, options: options)
             if let failure = outcome.failures.first {
                 throw WebhookError(.invalidPayload, "the destination refused \(failure.identifier): \(failure.message)")
