@@ -102,6 +102,9 @@ public final class RecentChanges: Sendable {
 
     /// Whether a webhook changed the entity at or after `date`.
     public func changed(_ blueprint: String, _ identifier: String, since date: Date) -> Bool {
-        state.withLock { ($0.changes[Self.key(blueprint, identifier)] ?? .distantPast) >= date }
+        state.withLock { state in
+            guard let changed = state.changes[Self.key(blueprint, identifier)] else { return false }
+            return changed >= date
+        }
     }
 }
