@@ -101,6 +101,7 @@ public final class RetryingHTTPClient: Sendable {
     private let slots: AsyncSlots
     private let rateLimiter: RateLimiter?
     private let logger: Logger
+    private let isShutDown = Locked(false)
 
     /// `requestsPerSecond` (with bursts of up to `burst`) paces every attempt, retries included:
     /// for third-party APIs with a published rate limit.
@@ -123,9 +124,18 @@ public final class RetryingHTTPClient: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// Closes the connections; the client cannot be used afterwards.
+    /// Closes the connections; the client cannot be used afterwards. Safe to call more than once.
     public func shutdown() async {
+        guard isShutDown.withLock({ done in defer { done = true }; return !done }) else { return }
         try? await client.shutdown()
+    }
+
+    deinit {
+        // Forgotten (an early return, a thrown error): close anyway. The connection pool keeps the
+        // underlying client alive until its shutdown has finished.
+        if isShutDown.withLock({ done in defer { done = true }; return !done }) {
+            client.shutdown { _ in }
+        }
     }
 
     /// Sends `request`, retrying what is worth retrying. Returns the first response that is not

@@ -94,10 +94,10 @@ struct PortSinkTests {
     func timeouts() async throws {
         let source = CountingSource(["service": 5, "team": 0])
         let harness = try await PortHarness.start(
-            source.integration(), mapping: portMapping(["service", "team"]), requestTimeout: .milliseconds(150),
+            source.integration(), mapping: portMapping(["service", "team"]), requestTimeout: .seconds(1),
             retry: RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20)),
             mappingFromPort: false)
-        await harness.port.setLatency(.milliseconds(400))
+        await harness.port.setLatency(.seconds(3))
         let job = try await harness.run()
         #expect(job.status == .failed)
         let service = try #require(job.progress.first { $0.kind == "service" })
