@@ -90,11 +90,6 @@ public final class OceanIntegration: Sendable {
         registry.withLock { $0.processors[path] ?? [] }
     }
 
-    /// Paths with at least one webhook processor.
-    public var webhookPaths: [String] {
-        registry.withLock { $0.processors.keys.sorted() }
-    }
-
     /// Registers a hook that runs once when the service starts, before the first resync (client
     /// set-up, webhook registration).
     public func onStart(_ hook: @escaping StartHook) {

@@ -26,14 +26,6 @@ extension RecordBatch: ResyncRecords {
 }
 
 extension RecordBatch {
-    /// A batch of records given as JSON texts.
-    public init(jsonTexts: some Sequence<some StringProtocol>) {
-        self.init()
-        for text in jsonTexts {
-            append(text.utf8, index: indexes.count)
-        }
-    }
-
     /// Numbers the records from `start` on (their position in the resource's whole stream).
     mutating func renumber(from start: Int) {
         for position in indexes.indices { indexes[position] = start + position }

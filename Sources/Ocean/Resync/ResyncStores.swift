@@ -93,12 +93,6 @@ public protocol JobStore: Sendable {
     func load(limit: Int) async throws -> [Job]
 }
 
-/// A job store that keeps nothing across restarts (for `ocean resync` and tests that do not care).
-public struct MemoryJobStore: JobStore {
-    public init() {}
-    public func save(_ job: Job, limit: Int) async throws {}
-    public func load(limit: Int) async throws -> [Job] { [] }
-}
 
 /// What each job wrote, kept outside the destination so a destination that cannot tell (Port)
 /// can still find the owned entities a job did not write, without holding them all in memory.
