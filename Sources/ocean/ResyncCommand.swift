@@ -87,13 +87,17 @@ final class ProgressDisplay: Sendable {
     }
 
     private static func line(_ progress: ResourceProgress) -> String {
+        // The total is unknown while a kind runs: the marker moves with every 1,000 records fetched.
         let width = 20
-        let done = progress.status == .queued || progress.status == .running ? 0 : width
-        let spinner = progress.status == .running ? min(width - 1, (progress.fetched / 1000) % width) : done
-        let bar = String(repeating: "=", count: max(done, spinner)) + String(repeating: " ", count: width - max(done, spinner))
-        return String(format: "%-24@ [%@] %-9@ fetched %d  upserted %d  filtered %d  failed %d",
-                      progress.kind as NSString, bar as NSString, progress.status.rawValue as NSString,
-                      progress.fetched, progress.upserted, progress.filtered, progress.failed)
+        let finished = progress.status != .queued && progress.status != .running
+        let filled = finished ? width : progress.status == .running ? min(width - 1, (progress.fetched / 1000) % width) + 1 : 0
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        return padded(progress.kind, 24) + " [" + bar + "] " + padded(progress.status.rawValue, 9)
+            + " fetched \(progress.fetched)  upserted \(progress.upserted)  filtered \(progress.filtered)  failed \(progress.failed)"
+    }
+
+    private static func padded(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 }
 
