@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// deploy/: the YAML lints, and every setting the files give is one the binary reads.
+@Suite("Deployment files")
+struct DeployFilesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let deploy = root.appendingPathComponent("deploy")
+
+    static func files(under folder: URL) -> [URL] {
+        let enumerator = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)
+        return (enumerator?.allObjects as? [URL] ?? []).filter { !$0.hasDirectoryPath }
+    }
+
+    @Test("the plain YAML files lint (yamllint, installed by make test)")
+    func lint() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let targets = ["kubernetes", "docker-compose.yaml", "helm/swift-ocean/Chart.yaml", "helm/swift-ocean/values.yaml"]
+            .map { Self.deploy.appendingPathComponent($0).path }
+        process.arguments = ["python3", "-m", "yamllint", "-c", Self.deploy.appendingPathComponent(".yamllint").path] + targets
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "yamllint: \(text)")
+    }
+
+    @Test("every OCEAN__/APPLICATION__ variable the deploy files set is read by the binary")
+    func variablesAreRead() throws {
+        let sources = try Self.files(under: Self.root.appendingPathComponent("Sources")).filter { $0.pathExtension == "swift" }
+            .map { try String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
+        var names = Set<String>()
+        let pattern = try NSRegularExpression(pattern: "\\b(OCEAN|APPLICATION)__[A-Z0-9_]*")
+        for file in Self.files(under: Self.deploy) {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                names.insert(String(text[Range(match.range, in: text)!]))
+            }
+        }
+        #expect(names.count > 10)
+        for name in names.sorted() {
+            if name.hasPrefix("OCEAN__INTEGRATION__CONFIG__") {
+                // Read by prefix: every integration setting.
+                #expect(sources.contains("\"OCEAN__INTEGRATION__CONFIG__\""))
+            } else {
+                #expect(sources.contains("\"\(name)\""), "\(name) is set in deploy/ but the binary never reads it")
+            }
+        }
+    }
+}
