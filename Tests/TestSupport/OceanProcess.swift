@@ -12,6 +12,11 @@ public final class OceanProcess: @unchecked Sendable {
     public let process = Process()
     private let collected = OutputBuffer()
 
+    /// A test that ends early (a failed `try`) must not leave its server running.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Starts `ocean` with `arguments`; `input`, when given, is written to its stdin, which is then closed.
     public static func start(_ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil) throws -> OceanProcess {
         ignoreSIGPIPE
