@@ -132,6 +132,7 @@ let package = Package(
                 "OceanServer",
                 "Ocean",
                 "JQ",
+                "Essentials",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

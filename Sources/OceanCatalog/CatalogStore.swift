@@ -269,6 +269,7 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         return try decodeDeliveries(bodies)
     }
 
+    /// Pending and failed deliveries (the queue's depth as stored).
     public func queuedCount() async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'failed')") ?? 0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Essentials
 import Foundation
 import Ocean
 import OceanServer
@@ -50,7 +51,8 @@ struct ResyncCommand: AsyncParsableCommand {
 /// Per-resource progress on stderr: redrawn bars on a terminal, one line per change otherwise.
 final class ProgressDisplay: Sendable {
     private let isTerminal: Bool
-    private let state = LockedLines()
+    /// The lines drawn last (progress comes from a watcher task).
+    private let drawn = Locked<[String]>([])
 
     init(isTerminal: Bool) {
         self.isTerminal = isTerminal
@@ -58,7 +60,10 @@ final class ProgressDisplay: Sendable {
 
     func show(_ job: Job) {
         let lines = job.progress.map(Self.line)
-        state.update(lines) { previous, current in
+        drawn.withLock { previous in
+            let current = lines
+            guard current != previous else { return }
+            defer { previous = current }
             if self.isTerminal {
                 var text = previous.isEmpty ? "" : "\u{1B}[\(previous.count)A"
                 for line in current { text += "\r\u{1B}[2K" + line + "\n" }
@@ -101,16 +106,3 @@ final class ProgressDisplay: Sendable {
     }
 }
 
-/// The last lines drawn, behind a lock (progress comes from a watcher task).
-final class LockedLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func update(_ current: [String], draw: ([String], [String]) -> Void) {
-        lock.withLock {
-            guard current != lines else { return }
-            draw(lines, current)
-            lines = current
-        }
-    }
-}

@@ -96,7 +96,7 @@ struct ResourcePipeline: Sendable {
         delta.problems = result.problems.map(\.description)
         var entities = result.entities
         if let recentChanges {
-            entities.removeAll { recentChanges.changed($0.blueprint, $0.identifier, since: jobStartedAt) }
+            entities = recentChanges.unchanged(entities, since: jobStartedAt)
         }
         if !entities.isEmpty {
             let outcome: UpsertOutcome

@@ -179,9 +179,6 @@ public actor ResyncCoordinator {
         }
     }
 
-    /// Whether a job is queued or running.
-    public var isBusy: Bool { !queue.isEmpty || !running.isEmpty }
-
     /// Stops taking jobs, cancels the queued and running ones and waits until they have stopped.
     public func shutdown() async {
         acceptingJobs = false
@@ -251,11 +248,7 @@ public actor ResyncCoordinator {
                 jobLogger.warning("reading what the integration owns failed; no deletions in this job", metadata: ["error": "\(error)"])
             }
         }
-        do {
-            try await runResources(of: id, mapping: mapping, logger: jobLogger)
-        } catch {
-            update(id) { $0.error = "\(error)" }
-        }
+        await runResources(of: id, mapping: mapping, logger: jobLogger)
         if let reconciler = sink as? any ReconcilingSink, !Task.isCancelled, jobsByID[id]?.cancelRequested == false,
            jobsByID[id]?.error == nil {
             await reconcile(id, mapping: mapping, ownedBefore: ownedBefore, reconciler: reconciler, logger: jobLogger)
@@ -285,7 +278,7 @@ public actor ResyncCoordinator {
         schedule()
     }
 
-    private func runResources(of id: String, mapping: PortAppConfig, logger: Logger) async throws {
+    private func runResources(of id: String, mapping: PortAppConfig, logger: Logger) async {
         guard let job = jobsByID[id] else { return }
         let selected: [(index: Int, resource: ResourceConfig)]
         switch job.scope {
@@ -376,9 +369,7 @@ public actor ResyncCoordinator {
             var blockers: [String] = []
             for (index, resource) in mapping.resources.enumerated() where constant[index] == nil || constant[index] == blueprint {
                 guard let progress = ran[index] else {
-                    if constant[index] == blueprint || constant[index] == nil {
-                        blockers.append("kind \(resource.kind) (resources[\(index)]) was not part of this job")
-                    }
+                    blockers.append("kind \(resource.kind) (resources[\(index)]) was not part of this job")
                     continue
                 }
                 if progress.status != .succeeded {

@@ -54,8 +54,6 @@ public protocol DeliveryStore: Sendable {
     func update(_ delivery: Delivery) async throws
     func delivery(_ id: String) async throws -> Delivery?
     func list(status: Delivery.Status?, limit: Int) async throws -> [Delivery]
-    /// Pending and failed deliveries (the queue's depth).
-    func queuedCount() async throws -> Int
     func prune(keepFinished: Int) async throws
 }
 
@@ -97,6 +95,15 @@ public final class RecentChanges: Sendable {
         state.withLock { state in
             guard !state.watching.isEmpty else { return }
             for entity in entities { state.changes[Self.key(entity.blueprint, entity.identifier)] = date }
+        }
+    }
+
+    /// The entities no webhook changed at or after `date` (one lock for the whole batch; nothing to
+    /// look up when no webhook changed anything).
+    public func unchanged(_ entities: [MappedEntity], since date: Date) -> [MappedEntity] {
+        state.withLock { state in
+            guard !state.changes.isEmpty else { return entities }
+            return entities.filter { (state.changes[Self.key($0.blueprint, $0.identifier)] ?? .distantPast) < date }
         }
     }
 
