@@ -24,3 +24,26 @@ extension String {
         return String(self[start..<max(start, end)])
     }
 }
+
+extension SettingText {
+    /// A name as one level of an environment variable: `clientId` and `client_id` both give
+    /// `CLIENT_ID` (camelCase boundaries become `_`, as Ocean's settings read them).
+    public static func variableComponent(_ name: String) -> String {
+        var result = ""
+        var previous: Character?
+        for character in name {
+            if let previous, previous.isLowercase || previous.isNumber, character.isUppercase {
+                result.append("_")
+            }
+            result.append(character.isLetter || character.isNumber ? Character(character.uppercased()) : "_")
+            previous = character
+        }
+        return result
+    }
+
+    /// A name as an integration reads it: `entityAmount`, `ENTITY_AMOUNT` and `entity_amount` are
+    /// all `entity_amount`.
+    public static func settingKey(_ name: String) -> String {
+        variableComponent(name).lowercased()
+    }
+}

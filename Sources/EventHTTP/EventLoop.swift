@@ -1,6 +1,7 @@
 import Essentials
 import CLibevent
 import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,8 @@ struct ServerContext: Sendable {
     let logger: Logger
     /// Largest body evhttp reads at all; routes check their own (smaller) limits after routing.
     let connectionBodyLimit: Int
+    /// Where request counts and durations go; nil for none.
+    let metrics: (any MetricsFactory)?
 }
 
 /// One event-loop thread with its own `event_base` and `evhttp`.

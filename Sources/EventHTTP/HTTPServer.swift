@@ -1,6 +1,7 @@
 import Essentials
 import CLibevent
 public import Logging
+public import Metrics
 
 /// An HTTP/1.1 server on libevent's evhttp.
 ///
@@ -31,12 +32,16 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     private let router: Router
     private let logger: Logger
+    private let metrics: (any MetricsFactory)?
     private let state = Locked(State.idle)
 
-    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+    /// `metrics` receives `http_requests_total{method,route,status}` and
+    /// `http_request_duration_seconds{route}`; at debug level each request is logged with its id.
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, metrics: (any MetricsFactory)? = nil) {
         self.configuration = configuration
         self.router = router
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// The bound port once started (useful with port 0), else nil.
@@ -59,7 +64,7 @@ public final class HTTPServer: Sendable {
         LibeventRuntime.prepare()
         let context = ServerContext(
             configuration: configuration, router: router, logger: logger,
-            connectionBodyLimit: router.largestBodySize(default: configuration.maxBodySize))
+            connectionBodyLimit: router.largestBodySize(default: configuration.maxBodySize), metrics: metrics)
         var loops: [EventLoop] = []
         var port = configuration.port
         do {

@@ -28,15 +28,19 @@ final class LoopContext {
     private var drainWaiter: (continuation: CheckedContinuation<Bool, Never>, timer: OpaquePointer)?
     private let requestIDPrefix: String
 
+    private let observer: RequestObserver
+
     private struct PendingRequest {
         let request: LoopBound<OpaquePointer>
         let requestID: String
+        let started: RequestObserver.Started
     }
 
     init(loop: EventLoop, port: Int, server: ServerContext) throws(HTTPServerError) {
         self.loop = loop
         self.server = server
         requestIDPrefix = LoopContext.makeRequestIDPrefix(loopIndex: loop.index)
+        observer = RequestObserver(factory: server.metrics, logger: server.logger)
         guard let base = event_base_new() else { throw .libeventFailed("event_base_new failed") }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
@@ -137,36 +141,40 @@ final class LoopContext {
         nextRequestNumber &+= 1
         trackUntilWritten(request, number: number)
 
+        let start = RequestObserver.now()
         let headers = readHeaders(request)
         let requestID = requestID(from: headers, number: number)
-        guard let method = HTTPMethod(evhttp_request_get_command(request)) else {
-            send(.error(HTTPError(.methodNotAllowed, "this method is not supported")), to: request, requestID: requestID)
-            return
-        }
         let uri = evhttp_request_get_evhttp_uri(request)
         var path = evhttp_uri_get_path(uri).map { String(cString: $0) } ?? "/"
         if path.isEmpty { path = "/" }
+        let method = HTTPMethod(evhttp_request_get_command(request))
+        var started = RequestObserver.Started(method: method, route: "unmatched", path: path, startNanoseconds: start)
+        guard let method else {
+            send(.error(HTTPError(.methodNotAllowed, "this method is not supported")), to: request, requestID: requestID, started: started)
+            return
+        }
         let query = evhttp_uri_get_query(uri).map { String(cString: $0) }
 
         switch server.router.match(method, path: path) {
         case .notFound:
             send(.error(HTTPError(.notFound, "no route for \(method.rawValue) \(path.prefix(200))")), to: request,
-                 requestID: requestID)
+                 requestID: requestID, started: started)
         case .badPath:
             send(.error(HTTPError(.badRequest, "the path has a malformed percent-encoding")), to: request,
-                 requestID: requestID)
+                 requestID: requestID, started: started)
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             let error = HTTPError(.methodNotAllowed, "\(method.rawValue) is not allowed here; allowed: \(allow)",
                                   headers: ["Allow": allow])
-            send(.error(error), to: request, requestID: requestID)
+            send(.error(error), to: request, requestID: requestID, started: started)
         case .found(let route, let parameters):
+            started = RequestObserver.Started(method: method, route: route.pattern, path: path, startNanoseconds: start)
             let limit = route.maxBodySize ?? server.configuration.maxBodySize
             let input = evhttp_request_get_input_buffer(request)
             let length = evbuffer_get_length(input)
             guard length <= limit else {
                 let error = HTTPError(.payloadTooLarge, "the body is \(length) bytes; this route accepts at most \(limit)")
-                send(.error(error), to: request, requestID: requestID)
+                send(.error(error), to: request, requestID: requestID, started: started)
                 return
             }
             let body = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
@@ -176,9 +184,9 @@ final class LoopContext {
                                           pathParameters: parameters, requestID: requestID)
             switch route.handler {
             case .immediate(let handler):
-                send(handler(httpRequest), to: request, requestID: requestID)
+                send(handler(httpRequest), to: request, requestID: requestID, started: started)
             case .asynchronous(let handler):
-                pending[number] = PendingRequest(request: LoopBound(request, ownerThread: owner), requestID: requestID)
+                pending[number] = PendingRequest(request: LoopBound(request, ownerThread: owner), requestID: requestID, started: started)
                 let loop = self.loop
                 let logger = server.logger
                 Task {
@@ -207,11 +215,12 @@ final class LoopContext {
     /// Sends a task's reply, unless the request was already answered (abandoned at shutdown).
     private func complete(_ number: UInt64, with response: HTTPResponse) {
         guard let entry = pending.removeValue(forKey: number) else { return }
-        send(response, to: entry.request.value, requestID: entry.requestID)
+        send(response, to: entry.request.value, requestID: entry.requestID, started: entry.started)
         checkDrained()
     }
 
-    private func send(_ response: HTTPResponse, to request: OpaquePointer, requestID: String) {
+    private func send(_ response: HTTPResponse, to request: OpaquePointer, requestID: String, started: RequestObserver.Started) {
+        observer.answered(started, status: response.status.code, requestID: requestID)
         // Explicit `withCString`: the implicit String-to-pointer conversion copies small strings to
         // the heap, which was a measurable share of a health check's cost.
         let output = evhttp_request_get_output_headers(request)
@@ -298,7 +307,7 @@ final class LoopContext {
         pending.removeAll()
         for (_, entry) in abandoned {
             let error = HTTPError(.shuttingDown, "the service stopped before this request finished")
-            send(.error(error), to: entry.request.value, requestID: entry.requestID)
+            send(.error(error), to: entry.request.value, requestID: entry.requestID, started: entry.started)
         }
         if !abandoned.isEmpty {
             server.logger.warning("answered requests still in flight at shutdown", metadata: ["count": "\(abandoned.count)"])

@@ -1,3 +1,4 @@
+import Essentials
 public import EventHTTP
 import Foundation
 public import Logging
@@ -16,6 +17,8 @@ public struct OceanApplication: Sendable {
     public let webhooks: WebhookDispatcher
     public let catalog: CatalogStore
     public let integration: OceanIntegration
+    /// The Prometheus registry `GET /metrics` shows.
+    public let metrics = ServiceMetrics()
     /// The routes the server serves (for comparing with `openapi.yaml`).
     public let routeTable: [(method: HTTPMethod, pattern: String)]
     private let logger: Logger
@@ -25,10 +28,13 @@ public struct OceanApplication: Sendable {
 
     /// Builds everything; every problem that would stop a start is reported here, with the setting
     /// or file to fix.
-    public init(settings: ServiceSettings, logger: Logger) throws(StartupError) {
+    ///
+    /// `integration` is an integration built into its own binary; without it, the built-in one
+    /// `OCEAN__INTEGRATION__TYPE` names runs.
+    public init(settings: ServiceSettings, integration custom: OceanIntegration? = nil, logger: Logger) throws(StartupError) {
         self.settings = settings
         self.logger = logger
-        guard let integration = BuiltInIntegrations.make(type: settings.integrationType) else {
+        guard let integration = custom ?? BuiltInIntegrations.make(type: settings.integrationType) else {
             throw StartupError("OCEAN__INTEGRATION__TYPE must be one of \(BuiltInIntegrations.types.joined(separator: ", ")), got \"\(settings.integrationType.prefix(40))\"")
         }
         self.integration = integration
@@ -57,11 +63,14 @@ public struct OceanApplication: Sendable {
             mappingSource = FixedMapping(mapping)
         }
         let recentChanges = RecentChanges()
+        let redactor = SecretRedactor(settings.secrets)
+        let oceanMetrics = OceanMetrics(factory: metrics.factory)
         webhooks = WebhookDispatcher(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource, sink: sink,
             store: catalog, recentChanges: recentChanges,
             settings: .init(maxQueued: settings.webhookMaxQueued, integrationIdentifier: settings.integrationIdentifier,
-                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)),
+                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ),
+                            metrics: oceanMetrics, redactor: redactor),
             logger: logger)
         coordinator = ResyncCoordinator(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource,
@@ -69,15 +78,16 @@ public struct OceanApplication: Sendable {
             settings: .init(integrationIdentifier: settings.integrationIdentifier,
                             maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
                             mappingWorkers: settings.mappingWorkers,
-                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)),
+                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ),
+                            metrics: oceanMetrics, redactor: redactor),
             logger: logger, stateReporter: port, recentChanges: recentChanges)
         let authorization = BearerAuthorization(token: settings.apiToken)
         let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
                                         authorization: authorization, resyncsEnabled: settings.eventListener != .webhooksOnly)
         let webhookRoutes = WebhookRoutes(dispatcher: webhooks, authorization: authorization, maxBodySize: settings.webhookMaxBodySize)
-        let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes, webhooks: webhookRoutes))
+        let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes, webhooks: webhookRoutes, metrics: metrics))
         routeTable = router.table
-        server = HTTPServer(configuration: settings.http, router: router, logger: logger)
+        server = HTTPServer(configuration: settings.http, router: router, logger: logger, metrics: metrics.factory)
     }
 
     /// The mapping file given, else the integration's default; checked completely (every

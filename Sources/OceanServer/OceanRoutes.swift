@@ -2,8 +2,8 @@ import EventHTTP
 
 /// The service's HTTP routes. `openapi.yaml` describes exactly these (a test compares the two).
 enum OceanRoutes {
-    static func make(readiness: Readiness, resync: ResyncRoutes, webhooks: WebhookRoutes) -> [Route] {
-        HealthRoutes(readiness: readiness).routes + resync.routes + webhooks.routes
+    static func make(readiness: Readiness, resync: ResyncRoutes, webhooks: WebhookRoutes, metrics: ServiceMetrics) -> [Route] {
+        HealthRoutes(readiness: readiness).routes + metrics.routes + resync.routes + webhooks.routes
     }
 }
 

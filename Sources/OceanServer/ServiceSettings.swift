@@ -4,6 +4,7 @@ import Glibc
 public import EventHTTP
 public import Logging
 public import Ocean
+import OceanIntegrations
 
 /// How the service listens for work (`OCEAN__EVENT_LISTENER__TYPE`, Ocean's names).
 public enum EventListenerType: String, Sendable, CaseIterable {
@@ -54,6 +55,21 @@ public struct ServiceSettings: Sendable {
     public var webhookMaxQueued = 10_000
     /// Port as the destination: set when `OCEAN__PORT__CLIENT_ID` and `OCEAN__PORT__CLIENT_SECRET` are.
     public var port: PortDestination?
+    /// How log lines look (`APPLICATION__LOG_FORMAT`: `auto`, `json`, `text`).
+    public var logFormat = LogFormat.auto
+    /// Values that must never be shown: the Port client secret, the API token, the integration's
+    /// sensitive settings. Logs and job errors are scrubbed of them.
+    public var secrets: [String] = []
+    /// Things worth a warning at start (an integration setting its spec does not declare, ...).
+    public var warnings: [String] = []
+
+    /// How log lines look.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// JSON lines when standard error is not a terminal, readable lines when it is.
+        case auto
+        case json
+        case text
+    }
 
     /// Where Port is and the credentials for it.
     public struct PortDestination: Sendable {
@@ -79,8 +95,18 @@ public struct ServiceSettings: Sendable {
 
     public init() {}
 
-    /// Reads every setting from `environment`; all problems are reported at once.
+    /// Reads every setting from the environment alone; all problems are reported at once.
     public static func load(from environment: Environment) throws(SettingErrors) -> ServiceSettings {
+        try load(from: SettingsSources(environment: environment))
+    }
+
+    /// Reads every setting from `environment` (flags, variables, `.env`, `config.yaml`) and checks the
+    /// integration's settings against its spec (`custom`'s when given: an integration built into its
+    /// own binary; else the built-in one `OCEAN__INTEGRATION__TYPE` names); all problems are reported at once, each with the
+    /// variable a user sets and where the bad value came from.
+    public static func load(
+        from environment: SettingsSources, integration custom: OceanIntegration? = nil
+    ) throws(SettingErrors) -> ServiceSettings {
         var settings = ServiceSettings()
         var errors: [SettingError] = []
         func read<Value>(_ body: () throws(SettingError) -> Value?) -> Value? {
@@ -89,7 +115,7 @@ public struct ServiceSettings: Sendable {
         func positive(_ name: String, _ value: Int?, in range: ClosedRange<Int>) -> Int? {
             guard let value else { return nil }
             guard range.contains(value) else {
-                errors.append(SettingError(name, "must be from \(range.lowerBound) to \(range.upperBound), got \(value)"))
+                errors.append(SettingError(environment.label(name), "must be from \(range.lowerBound) to \(range.upperBound), got \(value)"))
                 return nil
             }
             return value
@@ -115,22 +141,33 @@ public struct ServiceSettings: Sendable {
         }
         if let token = environment["OCEAN__HTTP__API_TOKEN"] {
             if token.count < 16 {
-                errors.append(SettingError("OCEAN__HTTP__API_TOKEN", "must be at least 16 characters"))
+                errors.append(SettingError(environment.label("OCEAN__HTTP__API_TOKEN"), "must be at least 16 characters"))
             } else {
                 settings.apiToken = token
+                settings.secrets.append(token)
             }
         }
         if let level = read({ () throws(SettingError) in try environment.logLevel("APPLICATION__LOG_LEVEL") }) {
             settings.logLevel = level
         }
-        if let type = environment["OCEAN__INTEGRATION__TYPE"] {
+        if let text = environment["APPLICATION__LOG_FORMAT"] {
+            if let format = LogFormat(rawValue: text.trimmingWhitespace().lowercased()) {
+                settings.logFormat = format
+            } else {
+                errors.append(SettingError(environment.label("APPLICATION__LOG_FORMAT"), "must be auto, json or text, got \"\(text.prefix(40))\""))
+            }
+        }
+        if let custom {
+            settings.integrationType = custom.type
+        } else if let type = environment["OCEAN__INTEGRATION__TYPE"] {
             settings.integrationType = type
         }
         settings.integrationIdentifier = environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? settings.integrationType
         if !settings.integrationIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
-            errors.append(SettingError("OCEAN__INTEGRATION__IDENTIFIER", "may hold only letters, digits, - and _, got \"\(settings.integrationIdentifier.prefix(60))\""))
+            errors.append(SettingError(environment.label("OCEAN__INTEGRATION__IDENTIFIER"), "may hold only letters, digits, - and _, got \"\(settings.integrationIdentifier.prefix(60))\""))
         }
-        settings.integrationConfig = IntegrationConfig.fromEnvironment(environment.values)
+        settings.resolveIntegrationConfig(
+            from: environment, integration: custom ?? BuiltInIntegrations.make(type: settings.integrationType), errors: &errors)
         settings.mappingPath = environment["OCEAN__MAPPING__PATH"]
         settings.catalogPath = environment["OCEAN__CATALOG__PATH"] ?? settings.catalogPath
         if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__RESYNC_ON_START") }) {
@@ -145,7 +182,7 @@ public struct ServiceSettings: Sendable {
                 settings.eventListener = type
             } else {
                 let known = EventListenerType.allCases.map(\.rawValue).joined(separator: ", ")
-                errors.append(SettingError("OCEAN__EVENT_LISTENER__TYPE", "must be one of \(known), got \"\(text.prefix(40))\""))
+                errors.append(SettingError(environment.label("OCEAN__EVENT_LISTENER__TYPE"), "must be one of \(known), got \"\(text.prefix(40))\""))
             }
         }
         if let value = positive("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", read { () throws(SettingError) in try environment.integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS") }, in: 1...64) {
@@ -174,7 +211,7 @@ public struct ServiceSettings: Sendable {
                 if url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 {
                     port.baseURL = url
                 } else {
-                    errors.append(SettingError("OCEAN__PORT__BASE_URL", "must be an http:// or https:// URL, got \"\(url.prefix(60))\""))
+                    errors.append(SettingError(environment.label("OCEAN__PORT__BASE_URL"), "must be an http:// or https:// URL, got \"\(url.prefix(60))\""))
                 }
             }
             if let value = positive("OCEAN__PORT__MAX_CONCURRENT_REQUESTS", read { () throws(SettingError) in try environment.integer("OCEAN__PORT__MAX_CONCURRENT_REQUESTS") }, in: 1...256) {
@@ -184,15 +221,61 @@ public struct ServiceSettings: Sendable {
                 port.timeout = .seconds(seconds)
             }
             settings.port = port
+            settings.secrets.append(secret)
         case (nil, nil):
             break
         case (nil, _):
-            errors.append(SettingError("OCEAN__PORT__CLIENT_ID", "is required when OCEAN__PORT__CLIENT_SECRET is set"))
+            errors.append(SettingError(environment.label("OCEAN__PORT__CLIENT_ID"), "is required when OCEAN__PORT__CLIENT_SECRET is set"))
         case (_, nil):
-            errors.append(SettingError("OCEAN__PORT__CLIENT_SECRET", "is required when OCEAN__PORT__CLIENT_ID is set"))
+            errors.append(SettingError(environment.label("OCEAN__PORT__CLIENT_SECRET"), "is required when OCEAN__PORT__CLIENT_ID is set"))
         }
         guard errors.isEmpty else { throw SettingErrors(errors) }
         return settings
+    }
+
+    /// The integration's settings: given ones checked against its spec, defaults filled in.
+    private mutating func resolveIntegrationConfig(
+        from sources: SettingsSources, integration: OceanIntegration?, errors: inout [SettingError]
+    ) {
+        let prefix = "OCEAN__INTEGRATION__CONFIG__"
+        guard let integration else {
+            let known = BuiltInIntegrations.types.joined(separator: ", ")
+            errors.append(SettingError(sources.label("OCEAN__INTEGRATION__TYPE"), "must be one of \(known), got \"\(integrationType.prefix(40))\""))
+            return
+        }
+        var spec = IntegrationSpec(type: integration.type, settings: [])
+        if let text = integration.spec {
+            do {
+                spec = try IntegrationSpec.parse(text)
+            } catch {
+                for problem in error.errors {
+                    errors.append(SettingError("the \(integration.type) integration's .port/spec.yaml", problem.description))
+                }
+            }
+        }
+        // Every name given: the spec's (read through every source), and any other the environment
+        // or config.yaml sets under the prefix.
+        var names = Set(spec.settings.map(\.variableName))
+        for name in sources.names where name.hasPrefix(prefix) && name.count > prefix.count {
+            names.insert(name)
+        }
+        var given: [String: IntegrationSpec.GivenValue] = [:]
+        for name in names {
+            guard let value = sources[name] else { continue }
+            let label = sources.label(name)
+            given[String(name.dropFirst(prefix.count))] = .init(value, origin: label == name ? nil : label)
+        }
+        let resolved = spec.resolve(given)
+        integrationConfig = resolved.config
+        for problem in resolved.problems {
+            errors.append(SettingError(problem.path, problem.message))
+        }
+        for name in resolved.unknown where integration.spec != nil {
+            warnings.append("\(prefix)\(name) is not a setting of the \(integration.type) integration (its spec declares \(spec.settings.map(\.variableName).joined(separator: ", ")))")
+        }
+        for setting in spec.settings where setting.sensitive {
+            if let value = resolved.config[setting.name], !value.isEmpty { secrets.append(value) }
+        }
     }
 }
 

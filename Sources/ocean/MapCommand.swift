@@ -37,7 +37,14 @@ struct MapCommand: AsyncParsableCommand {
     var input: String?
 
     func run() async throws {
-        guard let (plan, issues) = MappingFile.load(mapping, environment: .current) else { throw ExitCode(2) }
+        let allowEnvironment: Bool
+        do {
+            allowEnvironment = try SettingsSources(environment: .current).bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") ?? false
+        } catch {
+            StandardError.print("error: \(error)")
+            throw ExitCode(2)
+        }
+        guard let (plan, issues) = MappingFile.load(mapping, allowEnvironment: allowEnvironment) else { throw ExitCode(2) }
         guard issues.isEmpty else {
             for issue in issues { StandardError.print("error: \(mapping): \(issue)") }
             throw ExitCode(2)

@@ -7,7 +7,7 @@ import OceanServer
 enum MappingFile {
     /// Reads, parses and plans `path`; prints warnings and problems to stderr. Nil when the mapping
     /// is unusable (each reason printed).
-    static func load(_ path: String, environment: Environment) -> (plan: MappingPlan, issues: [MappingIssue])? {
+    static func load(_ path: String, allowEnvironment: Bool) -> (plan: MappingPlan, issues: [MappingIssue])? {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -15,6 +15,11 @@ enum MappingFile {
             StandardError.print("error: cannot read the mapping \(path): \(error.localizedDescription)")
             return nil
         }
+        return load(text: text, origin: path, allowEnvironment: allowEnvironment)
+    }
+
+    /// Parses and plans a mapping given as text; `origin` names it in messages.
+    static func load(text: String, origin path: String, allowEnvironment: Bool) -> (plan: MappingPlan, issues: [MappingIssue])? {
         let config: PortAppConfig
         do {
             let parsed = try PortAppConfig.parse(text)
@@ -22,13 +27,6 @@ enum MappingFile {
             for warning in parsed.warnings { StandardError.print("warning: \(path): \(warning)") }
         } catch {
             for problem in error.errors { StandardError.print("error: \(path): \(problem)") }
-            return nil
-        }
-        let allowEnvironment: Bool
-        do {
-            allowEnvironment = try environment.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") ?? false
-        } catch {
-            StandardError.print("error: \(error)")
             return nil
         }
         let options = JQDialect.Options(allowEnvironmentAccess: allowEnvironment)

@@ -20,9 +20,11 @@ struct ResyncCommand: AsyncParsableCommand {
     @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
     var mapping: String?
 
+    @OptionGroup var configuration: ConfigurationOptions
+
     func run() async throws {
-        var settings = try CommandSettings.load()
-        if let mapping { settings.mappingPath = mapping }
+        let flags = ["OCEAN__MAPPING__PATH": mapping.map { SettingsSources.Flag("--mapping", $0) }].compactMapValues { $0 }
+        let settings = try await CommandSettings.load(flags: flags, configuration: configuration)
         let logger = CommandSettings.bootstrapLogging(settings)
         let application = try CommandSettings.application(settings, logger: logger)
         try await Self.runOnce(application, scope: kind.map { .kind($0) } ?? .allKinds)
@@ -37,10 +39,10 @@ struct ResyncCommand: AsyncParsableCommand {
             job = try await application.runOnce(scope) { display.show($0) }
         } catch let error as ResyncError {
             await application.close()
-            throw CommandSettings.fail(error.message)
+            throw CommandSettings.fail(error.message, hiding: application.settings.secrets)
         } catch let error as StartupError {
             await application.close()
-            throw CommandSettings.fail(error.description)
+            throw CommandSettings.fail(error.description, hiding: application.settings.secrets)
         }
         await application.close()
         display.finish(job)

@@ -1,8 +1,13 @@
 import ArgumentParser
 import EventHTTP
+import Essentials
 import Logging
 import Ocean
 import OceanServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `ocean serve`: runs the service until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -23,18 +28,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
     var mapping: String?
 
+    @OptionGroup var configuration: ConfigurationOptions
+
     func run() async throws {
-        var settings = try CommandSettings.load()
-        if let host { settings.http.host = host }
-        if let port {
-            guard (0...65535).contains(port) else { throw CommandSettings.fail("--port must be from 0 to 65535, got \(port)") }
-            settings.http.port = port
-        }
-        if let eventLoops {
-            guard (1...64).contains(eventLoops) else { throw CommandSettings.fail("--event-loops must be from 1 to 64, got \(eventLoops)") }
-            settings.http.eventLoops = eventLoops
-        }
-        if let mapping { settings.mappingPath = mapping }
+        var flags: [String: SettingsSources.Flag] = [:]
+        flags["APPLICATION__HOST"] = host.map { .init("--host", $0) }
+        flags["APPLICATION__PORT"] = port.map { .init("--port", String($0)) }
+        flags["OCEAN__HTTP__EVENT_LOOPS"] = eventLoops.map { .init("--event-loops", String($0)) }
+        flags["OCEAN__MAPPING__PATH"] = mapping.map { .init("--mapping", $0) }
+        let settings = try await CommandSettings.load(flags: flags, configuration: configuration)
         let logger = CommandSettings.bootstrapLogging(settings)
         let application = try CommandSettings.application(settings, logger: logger)
         if settings.eventListener == .once {
@@ -44,44 +46,65 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await application.run()
         } catch let error as StartupError {
-            throw CommandSettings.fail(error.description)
+            throw CommandSettings.fail(error.description, hiding: settings.secrets)
         } catch let error as HTTPServerError {
-            throw CommandSettings.fail(error.message)
+            throw CommandSettings.fail(error.message, hiding: settings.secrets)
         }
     }
 }
 
+/// Where the settings file is (`--config`).
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A config.yaml (Ocean's layout; default ./config.yaml when it exists; env OCEAN__CONFIG__PATH).",
+        discussion: "Flags win over the environment, which wins over ./.env, which wins over config.yaml."))
+    var path: String?
+}
+
 /// Settings and start-up shared by the commands that run the service.
 enum CommandSettings {
-    static func load() throws -> ServiceSettings {
+    /// Every setting from flags, the environment, `.env` and `config.yaml`; every problem printed,
+    /// exit status 2.
+    static func load(flags: [String: SettingsSources.Flag] = [:], configuration: ConfigurationOptions) async throws -> ServiceSettings {
         do {
-            return try ServiceSettings.load(from: .current)
+            let sources = try await SettingsSources.load(flags: flags, configFile: configuration.path)
+            return try ServiceSettings.load(from: sources)
         } catch {
-            throw fail(error.errors.map(\.description).joined(separator: "\n"))
+            throw fail(error.errors.map(\.description).joined(separator: "\nerror: "))
         }
     }
 
+    /// Logs to standard error as the settings say (JSON lines unless on a terminal), secrets
+    /// scrubbed; the settings' warnings are logged.
     static func bootstrapLogging(_ settings: ServiceSettings) -> Logger {
+        let format = settings.logFormat
         let level = settings.logLevel
+        let redactor = SecretRedactor(settings.secrets)
+        let json = format == .json || (format == .auto && isatty(STDERR_FILENO) != 1)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label, style: json ? .json : .text, redactor: redactor)
             handler.logLevel = level
             return handler
         }
-        return Logger(label: "ocean")
+        let logger = Logger(label: "ocean")
+        for warning in settings.warnings {
+            logger.warning("configuration warning", metadata: ["warning": "\(warning)"])
+        }
+        return logger
     }
 
     static func application(_ settings: ServiceSettings, logger: Logger) throws -> OceanApplication {
         do {
             return try OceanApplication(settings: settings, logger: logger)
         } catch {
-            throw fail(error.description)
+            throw fail(error.description, hiding: settings.secrets)
         }
     }
 
-    /// Prints `message` as an error and gives the exit code for bad settings.
-    static func fail(_ message: String) -> ExitCode {
-        StandardError.print("error: " + message)
+    /// Prints `message` as an error, any of `secrets` in it masked, and gives the exit code for bad
+    /// settings.
+    static func fail(_ message: String, hiding secrets: [String] = []) -> ExitCode {
+        StandardError.print("error: " + SecretRedactor(secrets).redact(message))
         return ExitCode(2)
     }
 }

@@ -1,27 +1,67 @@
 import ArgumentParser
 import Ocean
+import OceanIntegrations
 import OceanServer
 
-/// `ocean validate`: checks a mapping without starting anything.
-struct ValidateCommand: ParsableCommand {
+/// `ocean validate`: checks the configuration, the integration's spec and the mapping together,
+/// without starting anything.
+struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check a mapping: every jq expression compiles; each problem listed with resource, kind and field.")
+        abstract: "Check the settings (flags, environment, .env, config.yaml) against the integration's spec, and the mapping.",
+        discussion: """
+            Every problem is listed, each with the variable to set or the resource, kind and field to \
+            fix; the exit status is 1 when there is any. The mapping checked is --mapping, else \
+            OCEAN__MAPPING__PATH, else the integration's default.
+            """)
 
-    @Option(help: "The port app config (YAML or JSON).")
-    var mapping: String
+    @Option(help: "The port app config (YAML or JSON) to check instead of the configured one.")
+    var mapping: String?
 
-    func run() throws {
-        guard let (plan, issues) = MappingFile.load(mapping, environment: .current) else {
+    @OptionGroup var configuration: ConfigurationOptions
+
+    func run() async throws {
+        var problems = 0
+        var settings: ServiceSettings?
+        do {
+            let sources = try await SettingsSources.load(configFile: configuration.path)
+            settings = try ServiceSettings.load(from: sources)
+        } catch {
+            for problem in error.errors { StandardError.print("error: \(problem)") }
+            problems += error.errors.count
+        }
+        for warning in settings?.warnings ?? [] { StandardError.print("warning: \(warning)") }
+        if let settings {
+            let destination = settings.port.map { "Port at \($0.baseURL)" } ?? "the catalog \(settings.catalogPath)"
+            print("configuration: valid (integration \(settings.integrationType) \"\(settings.integrationIdentifier)\", destination \(destination))")
+        }
+
+        let allowEnvironment = settings?.allowEnvironmentInJQ ?? false
+        let loaded: (plan: MappingPlan, issues: [MappingIssue])?
+        let origin: String
+        if let path = mapping ?? settings?.mappingPath {
+            origin = path
+            loaded = MappingFile.load(path, allowEnvironment: allowEnvironment)
+        } else if let settings, let text = BuiltInIntegrations.make(type: settings.integrationType)?.defaultMapping {
+            origin = "the \(settings.integrationType) integration's default mapping"
+            loaded = MappingFile.load(text: text, origin: origin, allowEnvironment: allowEnvironment)
+        } else {
+            origin = "the mapping"
+            loaded = nil
+            if settings != nil { StandardError.print("error: no mapping to check: give one with --mapping") }
+        }
+        if let (plan, issues) = loaded {
+            for issue in issues { StandardError.print("error: \(origin): \(issue)") }
+            problems += issues.count
+            if issues.isEmpty {
+                print("\(origin): valid (\(plan.config.resources.count) resources, \(plan.expressionCount) jq expressions)")
+            }
+        } else {
+            problems += 1
+        }
+        guard problems == 0 else {
+            StandardError.print("\(problems) problem\(problems == 1 ? "" : "s")")
             throw ExitCode(1)
         }
-        for issue in issues {
-            StandardError.print("error: \(mapping): \(issue)")
-        }
-        guard issues.isEmpty else {
-            StandardError.print("\(mapping): \(issues.count) problem\(issues.count == 1 ? "" : "s")")
-            throw ExitCode(1)
-        }
-        print("\(mapping): valid (\(plan.config.resources.count) resources, \(plan.expressionCount) jq expressions)")
     }
 }

@@ -18,9 +18,18 @@ struct BuiltInIntegrationTests {
         let withoutComments = file.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
         #expect(try PortAppConfig.parse(withoutComments).config == PortAppConfig.parse(inCode).config)
         #expect(MappingPlan.build(try PortAppConfig.parse(inCode).config).issues.isEmpty)
-        for name in ["spec.yaml", "resources/blueprints.json"] {
+        for name in ["resources/blueprints.json"] {
             #expect(FileManager.default.fileExists(atPath: Self.sources.appendingPathComponent("\(folder)/.port/\(name)").path))
         }
+    }
+
+    @Test("each spec in code is the one in .port/spec.yaml, and it is valid", arguments: [
+        ("Fake", FakeIntegration.spec), ("JSONLines", JSONLinesIntegration.spec),
+    ])
+    func specs(folder: String, inCode: String) throws {
+        let file = try String(contentsOf: Self.sources.appendingPathComponent("\(folder)/.port/spec.yaml"), encoding: .utf8)
+        #expect(file == inCode)
+        #expect(try !IntegrationSpec.parse(inCode).settings.isEmpty)
     }
 
     /// Runs one resync of `integration` into a fresh catalog.

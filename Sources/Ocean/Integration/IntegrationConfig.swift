@@ -1,17 +1,18 @@
 import Essentials
 
-/// The integration's settings: `OCEAN__INTEGRATION__CONFIG__<NAME>` variables (and, later, the
-/// `integration.config` section of `config.yaml`), keyed by lower-cased name as in Ocean
-/// (`OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT` is `entity_amount`).
+/// The integration's settings: `OCEAN__INTEGRATION__CONFIG__<NAME>` variables, the `integration.config`
+/// section of `config.yaml`, and the defaults of the integration's spec. Names are compared as Ocean
+/// does: `entityAmount` (the spec, `config.yaml`), `ENTITY_AMOUNT` (the variable) and `entity_amount`
+/// are one setting.
 ///
 /// Typed reads fail with a `ConfigurationError` naming the variable a user would set.
 public struct IntegrationConfig: Sendable, Hashable {
-    /// Every value as given, by lower-cased name.
+    /// Every value as given, by `SettingText.settingKey` (`entity_amount`).
     public let raw: [String: String]
 
     public init(_ raw: [String: String] = [:]) {
         var normalized: [String: String] = [:]
-        for (key, value) in raw { normalized[key.lowercased()] = value }
+        for (key, value) in raw { normalized[SettingText.settingKey(key)] = value }
         self.raw = normalized
     }
 
@@ -27,11 +28,11 @@ public struct IntegrationConfig: Sendable, Hashable {
 
     /// The variable a user sets for `name`.
     public static func variableName(_ name: String) -> String {
-        "OCEAN__INTEGRATION__CONFIG__" + name.uppercased()
+        "OCEAN__INTEGRATION__CONFIG__" + SettingText.variableComponent(name)
     }
 
     public subscript(name: String) -> String? {
-        raw[name.lowercased()]
+        raw[SettingText.settingKey(name)]
     }
 
     /// A string, or `defaultValue` when unset or empty.

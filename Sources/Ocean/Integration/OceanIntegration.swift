@@ -29,6 +29,8 @@ public final class OceanIntegration: Sendable {
     public let type: String
     /// The mapping used when the user configures none (YAML or JSON text).
     public let defaultMapping: String?
+    /// The settings it takes (its `.port/spec.yaml` text): checked before the service starts.
+    public let spec: String?
 
     private struct Registry {
         var byKind: [String: [ErasedHandler]] = [:]
@@ -39,9 +41,10 @@ public final class OceanIntegration: Sendable {
 
     private let registry = Locked(Registry())
 
-    public init(type: String, defaultMapping: String? = nil) {
+    public init(type: String, defaultMapping: String? = nil, spec: String? = nil) {
         self.type = type
         self.defaultMapping = defaultMapping
+        self.spec = spec
     }
 
     /// Registers a handler for one kind. Several handlers for one kind all run, one after the other,

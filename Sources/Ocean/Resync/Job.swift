@@ -1,3 +1,4 @@
+public import Essentials
 public import FoundationEssentials
 
 /// A resync job as `GET /jobs` shows it: what it covers, who asked, where it stands, and per
@@ -259,5 +260,23 @@ public struct BlueprintReconciliation: Sendable, Codable, Hashable {
         try container.encode(stale, forKey: .stale)
         try container.encode(deleted, forKey: .deleted)
         try container.encode(skipped, forKey: .skipped)
+    }
+}
+
+extension Job {
+    /// The job with every secret scrubbed from its messages (errors come from integrations and third
+    /// parties, which may echo a token back).
+    public func redacted(by redactor: SecretRedactor) -> Job {
+        guard !redactor.isEmpty else { return self }
+        var job = self
+        job.error = error.map(redactor.redact)
+        for index in job.progress.indices {
+            job.progress[index].error = job.progress[index].error.map(redactor.redact)
+            job.progress[index].errors = job.progress[index].errors.map(redactor.redact)
+        }
+        for index in job.reconciliation.indices {
+            job.reconciliation[index].skipped = job.reconciliation[index].skipped.map(redactor.redact)
+        }
+        return job
     }
 }

@@ -1,3 +1,4 @@
+public import Essentials
 public import FoundationEssentials
 public import JQ
 public import Logging
@@ -29,10 +30,15 @@ public actor ResyncCoordinator {
         public var maxBatchesInFlight: Int
         /// jq options (environment access).
         public var jqOptions: JQDialect.Options
+        /// Where job and record counts go.
+        public var metrics: OceanMetrics
+        /// Secrets scrubbed from job errors before a job is shown or stored.
+        public var redactor: SecretRedactor
 
         public init(
             integrationIdentifier: String, maxConcurrentResources: Int = 4, historyLimit: Int = 1000,
-            mappingWorkers: Int = 2, maxBatchesInFlight: Int = 3, jqOptions: JQDialect.Options = .init()
+            mappingWorkers: Int = 2, maxBatchesInFlight: Int = 3, jqOptions: JQDialect.Options = .init(),
+            metrics: OceanMetrics = .none, redactor: SecretRedactor = SecretRedactor()
         ) {
             self.integrationIdentifier = integrationIdentifier
             self.maxConcurrentResources = maxConcurrentResources
@@ -40,6 +46,8 @@ public actor ResyncCoordinator {
             self.mappingWorkers = mappingWorkers
             self.maxBatchesInFlight = maxBatchesInFlight
             self.jqOptions = jqOptions
+            self.metrics = metrics
+            self.redactor = redactor
         }
     }
 
@@ -215,6 +223,7 @@ public actor ResyncCoordinator {
             blocking.append(job)
         }
         queue = stillQueued
+        settings.metrics.jobsWaiting(queued: queue.count, running: running.count)
     }
 
     private func run(_ id: String) async {
@@ -274,6 +283,9 @@ public actor ResyncCoordinator {
         recentChanges?.endWatching(job: id)
         await persist(done)
         jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
+        if let startedAt = done.startedAt, let finishedAt = done.finishedAt {
+            settings.metrics.jobFinished(status: done.status, duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
+        }
         finished(done)
         schedule()
     }
@@ -417,12 +429,18 @@ public actor ResyncCoordinator {
             // A blueprint produced by one resource only: its deletions are that resource's.
             for outcome in outcomes where outcome.deleted > 0 {
                 let producers = job.progress.indices.filter { (job.progress[$0].blueprints[outcome.blueprint] ?? 0) > 0 || constant[job.progress[$0].resourceIndex] == outcome.blueprint }
-                if producers.count == 1 { job.progress[producers[0]].deleted += outcome.deleted }
+                if producers.count == 1 {
+                    job.progress[producers[0]].deleted += outcome.deleted
+                    self.settings.metrics.records(kind: job.progress[producers[0]].kind, deleted: outcome.deleted)
+                }
             }
         }
     }
 
     private func apply(_ delta: ProgressDelta, job id: String, position: Int) {
+        if let kind = jobsByID[id]?.progress[position].kind {
+            settings.metrics.records(kind: kind, fetched: delta.fetched, filtered: delta.filtered, upserted: delta.upserted, failed: delta.failed)
+        }
         update(id) { job in
             job.progress[position].fetched += delta.fetched
             job.progress[position].filtered += delta.filtered
@@ -456,7 +474,8 @@ public actor ResyncCoordinator {
     private func update(_ id: String, _ change: (inout Job) -> Void) {
         guard var job = jobsByID[id] else { return }
         change(&job)
-        jobsByID[id] = job
+        // Messages come from integrations and third parties: scrub secrets before anyone sees them.
+        jobsByID[id] = job.redacted(by: settings.redactor)
     }
 
     private func remember(_ job: Job) {

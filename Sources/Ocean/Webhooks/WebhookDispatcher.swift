@@ -1,3 +1,4 @@
+public import Essentials
 import FoundationEssentials
 public import JQ
 public import Logging
@@ -50,14 +51,20 @@ public actor WebhookDispatcher {
         public var keepFinished: Int
         public var integrationIdentifier: String
         public var jqOptions: JQDialect.Options
+        /// Where delivery counts, the queue depth and latencies go.
+        public var metrics: OceanMetrics
+        /// Secrets scrubbed from a delivery's error before it is stored.
+        public var redactor: SecretRedactor
 
         public init(maxQueued: Int = 10_000, concurrency: Int = 4, keepFinished: Int = 10_000, integrationIdentifier: String,
-                    jqOptions: JQDialect.Options = .init()) {
+                    jqOptions: JQDialect.Options = .init(), metrics: OceanMetrics = .none, redactor: SecretRedactor = SecretRedactor()) {
             self.maxQueued = maxQueued
             self.concurrency = concurrency
             self.keepFinished = keepFinished
             self.integrationIdentifier = integrationIdentifier
             self.jqOptions = jqOptions
+            self.metrics = metrics
+            self.redactor = redactor
         }
     }
 
@@ -73,7 +80,9 @@ public actor WebhookDispatcher {
     /// The waiting deliveries (pending or failed) per ordering key, oldest first: the schedule is
     /// kept here so choosing the next delivery never scans the store; the store is for durability.
     private var waiting: [String: [Waiting]] = [:]
-    private var queued = 0
+    private var queued = 0 {
+        didSet { settings.metrics.webhookQueueDepth(queued) }
+    }
     private var active: [String: Task<Void, Never>] = [:]
     private var activeKeys: Set<String> = []
 
@@ -147,6 +156,7 @@ public actor WebhookDispatcher {
         }
         guard let processor = authenticated.first else {
             counters.ignored += 1
+            settings.metrics.webhook("ignored")
             return nil
         }
         guard authenticated.allSatisfy({ $0.validate(event) }) else {
@@ -167,6 +177,7 @@ public actor WebhookDispatcher {
         queued += 1
         waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.acceptedAt))
         counters.accepted += 1
+        settings.metrics.webhook("accepted")
         wakeUp()
         return delivery.id
     }
@@ -199,6 +210,7 @@ public actor WebhookDispatcher {
 
     private func reject(_ code: WebhookError.Code, _ message: String) -> WebhookError {
         counters.rejected[code.rawValue, default: 0] += 1
+        settings.metrics.webhook("rejected_" + code.rawValue)
         return WebhookError(code, message)
     }
 
@@ -274,18 +286,21 @@ public actor WebhookDispatcher {
             delivery.lastError = nil
             counters.processed += 1
             latencies.append(delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt))
+            settings.metrics.webhookApplied(after: .microseconds(Int64(latencies[latencies.count - 1] * 1_000_000)))
             if latencies.count > 10_000 { latencies.removeFirst(latencies.count - 10_000) }
         } catch {
             let policy = integration.webhookProcessors(for: delivery.path).first?.retryPolicy ?? WebhookRetryPolicy()
-            delivery.lastError = String("\(error)".prefix(500))
+            delivery.lastError = String(settings.redactor.redact("\(error)").prefix(500))
             if delivery.attempts > policy.maxRetries {
                 delivery.status = .dead
                 counters.dead += 1
+                settings.metrics.webhook("dead")
                 logger.warning("webhook delivery is dead", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
             } else {
                 delivery.status = .failed
                 delivery.nextAttemptAt = Date().addingTimeInterval(Double(policy.delay(afterAttempt: delivery.attempts) / .milliseconds(1)) / 1000)
                 counters.retried += 1
+                settings.metrics.webhook("retried")
             }
         }
         do {

@@ -21,7 +21,7 @@ public enum FakeIntegration {
 
     /// The integration, with its handlers registered.
     public static func make() -> OceanIntegration {
-        let ocean = OceanIntegration(type: "fake", defaultMapping: defaultMapping)
+        let ocean = OceanIntegration(type: "fake", defaultMapping: defaultMapping, spec: spec)
         ocean.onResync(ObjectKind.department) { _ in
             let records = departments.map { department -> JSON in
                 .object(["id": .string(department.id), "name": .string(department.name)])
@@ -163,4 +163,46 @@ struct FakePersonPages: AsyncSequence, Sendable {
         let words = Array("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ".utf8)
         return (0..<bytes).map { words[$0 % words.count] }
     }
+}
+
+extension FakeIntegration {
+    /// The spec (the same text as `.port/spec.yaml`; a test keeps them equal).
+    public static let spec = """
+        type: fake
+        description: A synthetic integration with deterministic departments and persons, for trying swift-ocean and measuring it.
+        icon: Port
+        features:
+          - type: exporter
+            section: Other
+            resources:
+              - kind: fake-department
+              - kind: fake-person
+        configurations:
+          - name: entityAmount
+            type: integer
+            required: false
+            default: 20
+            description: Persons per department (5 departments).
+          - name: entityKbSize
+            type: integer
+            required: false
+            default: 1
+            description: KiB of bio text per person.
+          - name: thirdPartyBatchSize
+            type: integer
+            required: false
+            default: 1000
+            description: Records per page of the fake third-party API.
+          - name: thirdPartyLatencyMs
+            type: integer
+            required: false
+            default: 0
+            description: Milliseconds each page takes to "fetch".
+          - name: webhookSecret
+            type: string
+            required: false
+            sensitive: true
+            description: Secret of the X-Hub-Signature-256 webhook signature.
+
+        """
 }

@@ -7,7 +7,7 @@ public import Ocean
 /// For importing exports and testing a mapping end to end.
 public enum JSONLinesIntegration {
     public static func make() -> OceanIntegration {
-        let ocean = OceanIntegration(type: "jsonl", defaultMapping: defaultMapping)
+        let ocean = OceanIntegration(type: "jsonl", defaultMapping: defaultMapping, spec: spec)
         ocean.onResync { kind, context in
             let folder = try context.integrationConfig.requiredString("path")
             let batchSize = try context.integrationConfig.int("batch_size", default: 1000, in: 1...1_000_000)
@@ -90,4 +90,26 @@ struct RecordFile: AsyncSequence, Sendable {
             return ready.isEmpty ? nil : ready.removeFirst()
         }
     }
+}
+
+extension JSONLinesIntegration {
+    /// The spec (the same text as `.port/spec.yaml`; a test keeps them equal).
+    public static let spec = """
+        type: jsonl
+        description: Imports records from files, one kind per file (<kind>.jsonl, NDJSON, or <kind>.json, a JSON array).
+        features:
+          - type: exporter
+            section: Other
+        configurations:
+          - name: path
+            type: string
+            required: true
+            description: The folder holding the <kind>.jsonl / <kind>.json files.
+          - name: batchSize
+            type: integer
+            required: false
+            default: 1000
+            description: Records per batch.
+
+        """
 }

@@ -1,0 +1,43 @@
+import EventHTTP
+public import Metrics
+public import Prometheus
+
+/// The service's metrics: one Prometheus registry per application (no global state, so several
+/// applications in one process, as in the tests, keep theirs apart), fed through swift-metrics by the
+/// HTTP server, the coordinator and the webhook dispatcher.
+public struct ServiceMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    /// What the libraries are given.
+    public let factory: any MetricsFactory
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Requests are fast (sub-millisecond); jobs take seconds to hours.
+        factory.durationHistogramBuckets["http_request_duration_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        factory.durationHistogramBuckets["ocean_job_duration_seconds"] = [
+            .milliseconds(100), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900),
+            .seconds(3600), .seconds(4 * 3600), .seconds(24 * 3600),
+        ]
+        factory.durationHistogramBuckets["ocean_webhook_apply_latency_seconds"] = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(300),
+        ]
+        self.factory = factory
+    }
+
+    /// `GET /metrics`: Prometheus text (open like the health checks: no values in it are secret).
+    var routes: [Route] {
+        let registry = self.registry
+        return [
+            Route(.get, "/metrics", handler: .immediate { _ in
+                var headers = HTTPHeaders()
+                headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                return HTTPResponse(status: .ok, headers: headers, body: registry.emitToBuffer())
+            }),
+        ]
+    }
+}
