@@ -34,9 +34,18 @@ struct ResyncCommandTests {
 
     @Test("a failing kind makes the exit status non-zero and says why")
     func fails() async throws {
-        let run = try await OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT": "many"]))
+        // A whole number (the spec's type) that the integration itself refuses when the kind runs.
+        let run = try await OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT": "-5"]))
         #expect(run.status == 1)
-        #expect(run.stderr.contains("OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT: must be a whole number"))
+        #expect(run.stderr.contains("OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT: must be from 0 to"))
+    }
+
+    @Test("a value of the wrong type for the spec stops the start before any job, naming the variable")
+    func specType() async throws {
+        let run = try await OceanProcess.run(["resync"], environment: Self.environment(["OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT": "many"]))
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(#"OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT must be a whole number, got "many""#))
+        #expect(!run.stderr.contains("job queued"))
     }
 
     @Test("--mapping replaces the default mapping; a broken one stops the start with its problems")

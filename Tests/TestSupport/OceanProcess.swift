@@ -17,13 +17,25 @@ public final class OceanProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
-    /// Starts `ocean` with `arguments`; `input`, when given, is written to its stdin, which is then closed.
-    public static func start(_ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil) throws -> OceanProcess {
+    /// A new empty folder for a child's working directory, so a `config.yaml`, `.env` or
+    /// `.ocean/catalog.sqlite` in the project never leaks into a test, and tests never share one.
+    public static func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Starts `ocean` with `arguments` in `directory` (a new empty one by default); `input`, when given,
+    /// is written to its stdin, which is then closed.
+    public static func start(
+        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil
+    ) throws -> OceanProcess {
         ignoreSIGPIPE
         let service = OceanProcess()
         let binary = try OceanProcess.binary()
         service.process.executableURL = binary
         service.process.arguments = arguments
+        service.process.currentDirectoryURL = URL(fileURLWithPath: try directory ?? temporaryDirectory())
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         for key in env.keys where key.hasPrefix("APPLICATION__") || key.hasPrefix("OCEAN__") { env[key] = nil }
@@ -69,18 +81,19 @@ public final class OceanProcess: @unchecked Sendable {
     /// Runs `ocean` to completion and returns its exit status, stdout and stderr, separately. The
     /// waiting happens on a thread of its own, not on the cooperative pool the other tests need.
     public static func run(
-        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil
+        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await onThread { try runBlocking(arguments, environment: environment, input: input) }
+        try await onThread { try runBlocking(arguments, environment: environment, input: input, directory: directory) }
     }
 
     private static func runBlocking(
-        _ arguments: [String], environment: [String: String], input: [UInt8]?
+        _ arguments: [String], environment: [String: String], input: [UInt8]?, directory: String?
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         ignoreSIGPIPE
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: try directory ?? temporaryDirectory())
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
         for key in env.keys where key.hasPrefix("APPLICATION__") || key.hasPrefix("OCEAN__") { env[key] = nil }
@@ -114,8 +127,9 @@ public final class OceanProcess: @unchecked Sendable {
     public func port(within timeout: Duration = .seconds(30)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let range = output.range(of: #"http\.port=(\d+)"#, options: .regularExpression) {
-                return Int(output[range].dropFirst("http.port=".count))!
+            // A JSON line (`"http.port":"8000"`) or a text one (`http.port=8000`).
+            if let range = output.range(of: #"http\.port("?[=:]"?)(\d+)"#, options: .regularExpression) {
+                return Int(output[range].filter(\.isNumber))!
             }
             guard process.isRunning else { throw TestHTTPError("ocean exited early: \(output)") }
             try await Task.sleep(for: .milliseconds(20))

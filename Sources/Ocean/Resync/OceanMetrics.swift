@@ -22,8 +22,12 @@ public struct OceanMetrics: Sendable {
     /// so a scrape always shows them.
     public init(factory: (any MetricsFactory)?) {
         self.factory = factory
-        guard factory != nil else { return }
-        for status in ["succeeded", "failed", "cancelled"] { counter("ocean_jobs_total", [("status", status)])?.increment(by: 0) }
+        guard let factory else { return }
+        for status in ["succeeded", "failed", "cancelled"] {
+            counter("ocean_jobs_total", [("status", status)])?.increment(by: 0)
+            _ = Metrics.Timer(label: "ocean_job_duration_seconds", dimensions: [("status", status)], factory: factory)
+        }
+        _ = Metrics.Timer(label: "ocean_webhook_apply_latency_seconds", factory: factory)
         jobsWaiting(queued: 0, running: 0)
         for outcome in ["accepted", "ignored", "applied", "retried", "dead"] {
             counter("ocean_webhook_deliveries_total", [("outcome", outcome)])?.increment(by: 0)
