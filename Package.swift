@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OceanCommandTests",
-            dependencies: ["TestSupport", "FakePort"],
+            dependencies: ["TestSupport", "FakePort", "OceanIntegrations"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -7,7 +7,10 @@ public import ServiceLifecycle
 /// `run()` binds and serves, marks the service ready, and on graceful shutdown (SIGTERM/SIGINT via the
 /// service group) marks it not ready, stops accepting, lets requests in flight finish within the
 /// server's grace period, and returns.
-public struct HTTPService: Service {
+public struct HTTPService: Service, CustomStringConvertible {
+    /// What service-lifecycle logs.
+    public var description: String { "HTTPService" }
+
     public let server: HTTPServer
     private let readiness: Readiness
     private let logger: Logger

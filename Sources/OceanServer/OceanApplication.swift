@@ -224,7 +224,10 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
 
 /// Resync triggers that are not HTTP: once at start, then on a schedule; cancels running jobs at
 /// shutdown.
-struct ResyncService: Service {
+struct ResyncService: Service, CustomStringConvertible {
+    /// What service-lifecycle logs: the name only (the settings hold secrets).
+    var description: String { "ResyncService" }
+
     let coordinator: ResyncCoordinator
     let webhooks: WebhookDispatcher
     let settings: ServiceSettings

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Essentials
 public import EventHTTP
 public import Logging
 public import Ocean
@@ -229,7 +230,11 @@ public struct ServiceSettings: Sendable {
         case (_, nil):
             errors.append(SettingError(environment.label("OCEAN__PORT__CLIENT_SECRET"), "is required when OCEAN__PORT__CLIENT_ID is set"))
         }
-        guard errors.isEmpty else { throw SettingErrors(errors) }
+        guard errors.isEmpty else {
+            // A secret pasted into the wrong setting must not be quoted back.
+            let redactor = SecretRedactor(settings.secrets + environment.secretValues)
+            throw SettingErrors(errors.map { SettingError($0.name, redactor.redact($0.message)) })
+        }
         return settings
     }
 
@@ -276,6 +281,21 @@ public struct ServiceSettings: Sendable {
         for setting in spec.settings where setting.sensitive {
             if let value = resolved.config[setting.name], !value.isEmpty { secrets.append(value) }
         }
+    }
+}
+
+extension ServiceSettings: CustomReflectable {
+    /// What `print` and string interpolation show: every setting but the secrets (the API token and
+    /// the Port client secret masked; the integration config masks its sensitive settings itself).
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "http": http, "apiToken": apiToken.map { _ in SecretRedactor.mask } as Any,
+            "logLevel": logLevel, "logFormat": logFormat, "integrationType": integrationType,
+            "integrationIdentifier": integrationIdentifier, "integrationConfig": integrationConfig,
+            "mappingPath": mappingPath as Any, "catalogPath": catalogPath, "resyncOnStart": resyncOnStart,
+            "scheduledResyncInterval": scheduledResyncInterval as Any, "eventListener": eventListener,
+            "port": port.map { "clientID: \($0.clientID), clientSecret: \(SecretRedactor.mask), baseURL: \($0.baseURL)" } as Any,
+        ])
     }
 }
 

@@ -123,6 +123,11 @@ public struct SettingsSources: Sendable {
         return value
     }
 
+    /// The values of every setting whose name says it is a secret.
+    var secretValues: [String] {
+        names.filter(Self.isSecretName).compactMap { self[$0] }
+    }
+
     /// `name` as messages show it: the variable, and the flag or file that set it.
     public func label(_ name: String) -> String {
         for layer in layers {

@@ -28,10 +28,14 @@ public final class FakePort: Sendable {
     let state: FakePortState
     private let server: HTTPServer
 
-    public init(clientID: String = "client-id", clientSecret: String = "client-secret-do-not-log", tokenLifetime: Double = 3600, port: Int = 0) {
+    /// `echoesRejectedCredentials`: a badly behaved API that repeats wrong credentials in its 401
+    /// message, for checking that the service scrubs what a dependency echoes back.
+    public init(clientID: String = "client-id", clientSecret: String = "client-secret-do-not-log", tokenLifetime: Double = 3600, port: Int = 0,
+                echoesRejectedCredentials: Bool = false) {
         self.clientID = clientID
         self.clientSecret = clientSecret
-        let state = FakePortState(clientID: clientID, clientSecret: clientSecret, tokenLifetime: tokenLifetime)
+        let state = FakePortState(clientID: clientID, clientSecret: clientSecret, tokenLifetime: tokenLifetime,
+                                  echoesRejectedCredentials: echoesRejectedCredentials)
         self.state = state
         var logger = Logger(label: "fake-port")
         logger.logLevel = .critical
@@ -123,10 +127,13 @@ actor FakePortState {
     /// blueprint -> identifier -> (entity, datasource)
     var store: [String: [String: (entity: JSONBox, datasource: String)]] = [:]
 
-    init(clientID: String, clientSecret: String, tokenLifetime: Double) {
+    let echoesRejectedCredentials: Bool
+
+    init(clientID: String, clientSecret: String, tokenLifetime: Double, echoesRejectedCredentials: Bool) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.tokenLifetime = tokenLifetime
+        self.echoesRejectedCredentials = echoesRejectedCredentials
     }
 
     func inject(_ fault: FakePort.Fault) { faults.append(fault) }
@@ -157,7 +164,8 @@ actor FakePortState {
         requestCounts["POST /v1/auth/access_token", default: 0] += 1
         let body = try Self.object(request)
         guard body["clientId"] as? String == clientID, body["clientSecret"] as? String == clientSecret else {
-            return try Self.json(401, ["ok": false, "error": "invalid_credentials", "message": "bad client id or secret"])
+            let echo = echoesRejectedCredentials ? ": got \(body["clientId"] ?? "nothing") / \(body["clientSecret"] ?? "nothing")" : ""
+            return try Self.json(401, ["ok": false, "error": "invalid_credentials", "message": "bad client id or secret" + echo])
         }
         tokensIssued += 1
         let token = "token-\(tokensIssued)-\(UUID().uuidString)"

@@ -1,5 +1,15 @@
 import Essentials
 
+extension IntegrationConfig: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The settings with sensitive values masked.
+    public var description: String {
+        let shown = raw.keys.sorted().map { key in "\(key): \(sensitiveKeys.contains(key) ? SecretRedactor.mask : raw[key]!)" }
+        return "IntegrationConfig(" + shown.joined(separator: ", ") + ")"
+    }
+
+    public var debugDescription: String { description }
+}
+
 /// The integration's settings: `OCEAN__INTEGRATION__CONFIG__<NAME>` variables, the `integration.config`
 /// section of `config.yaml`, and the defaults of the integration's spec. Names are compared as Ocean
 /// does: `entityAmount` (the spec, `config.yaml`), `ENTITY_AMOUNT` (the variable) and `entity_amount`
@@ -9,11 +19,14 @@ import Essentials
 public struct IntegrationConfig: Sendable, Hashable {
     /// Every value as given, by `SettingText.settingKey` (`entity_amount`).
     public let raw: [String: String]
+    /// The keys of values that are secrets (the spec's `sensitive`): masked when the config is printed.
+    public let sensitiveKeys: Set<String>
 
-    public init(_ raw: [String: String] = [:]) {
+    public init(_ raw: [String: String] = [:], sensitive: [String] = []) {
         var normalized: [String: String] = [:]
         for (key, value) in raw { normalized[SettingText.settingKey(key)] = value }
         self.raw = normalized
+        sensitiveKeys = Set(sensitive.map(SettingText.settingKey))
     }
 
     /// Reads `OCEAN__INTEGRATION__CONFIG__*` from an environment.

@@ -157,7 +157,7 @@ public struct IntegrationSpec: Sendable, Hashable {
             }
         }
         for (key, entry) in byKey { values[key] = entry.value.text }
-        return (IntegrationConfig(values), problems, byKey.values.map(\.name).sorted())
+        return (IntegrationConfig(values, sensitive: sensitiveNames), problems, byKey.values.map(\.name).sorted())
     }
 
     /// Every name whose value is a secret.
