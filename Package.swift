@@ -204,6 +204,7 @@ let package = Package(
             name: "OceanServerTests",
             dependencies: [
                 "OceanServer",
+                "Essentials",
                 "Ocean",
                 "OceanIntegrations",
                 "FakePort",

@@ -267,8 +267,7 @@ public struct ServiceSettings: Sendable {
         var given: [String: IntegrationSpec.GivenValue] = [:]
         for name in names {
             guard let value = sources[name] else { continue }
-            let label = sources.label(name)
-            given[String(name.dropFirst(prefix.count))] = .init(value, origin: label == name ? nil : label)
+            given[String(name.dropFirst(prefix.count))] = .init(value, origin: sources.origin(name))
         }
         let resolved = spec.resolve(given)
         integrationConfig = resolved.config

@@ -14,8 +14,8 @@ public struct SettingsSources: Sendable {
     /// One source, for messages.
     private struct Layer: Sendable {
         let provider: any ConfigProvider
-        /// How a name set here is shown in messages.
-        let label: @Sendable (String) -> String
+        /// Where a name set here comes from, for messages; nil for the environment (the name says it).
+        let origin: @Sendable (String) -> String?
     }
 
     private let reader: ConfigReader
@@ -44,15 +44,13 @@ public struct SettingsSources: Sendable {
             for (name, flag) in flags {
                 values[AbsoluteConfigKey([name])] = ConfigValue(.string(flag.value), isSecret: Self.isSecretName(name))
             }
-            layers.append(Layer(provider: InMemoryProvider(name: "flags", values: values)) { name in
-                flags[name].map { "\($0.flag) (\(name))" } ?? name
-            })
+            layers.append(Layer(provider: InMemoryProvider(name: "flags", values: values)) { flags[$0]?.flag })
         }
         // An empty variable counts as unset, so it does not hide config.yaml's value.
         let set = environment.values.filter { !$0.value.isEmpty }
-        layers.append(Layer(provider: EnvironmentVariablesProvider(environmentVariables: set, secretsSpecifier: secrets)) { $0 })
+        layers.append(Layer(provider: EnvironmentVariablesProvider(environmentVariables: set, secretsSpecifier: secrets)) { _ in nil })
         if let dotEnv {
-            layers.append(Layer(provider: dotEnv.provider) { "\($0) (in \(dotEnv.path))" })
+            layers.append(Layer(provider: dotEnv.provider) { _ in "in \(dotEnv.path)" })
         }
         if let configFile {
             var values: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -60,7 +58,7 @@ public struct SettingsSources: Sendable {
                 values[AbsoluteConfigKey([name])] = ConfigValue(.string(entry.value), isSecret: Self.isSecretName(name))
             }
             layers.append(Layer(provider: InMemoryProvider(name: configFile.path, values: values)) { name in
-                configFile.values[name].map { "\(name) (\(configFile.path): \($0.key))" } ?? name
+                configFile.values[name].map { "\(configFile.path): \($0.key)" }
             })
         }
         self.layers = layers
@@ -128,14 +126,21 @@ public struct SettingsSources: Sendable {
         names.filter(Self.isSecretName).compactMap { self[$0] }
     }
 
-    /// `name` as messages show it: the variable, and the flag or file that set it.
-    public func label(_ name: String) -> String {
+    /// Where the value of `name` comes from (`--port`, `in .env`, `config.yaml: application.port`);
+    /// nil when from the environment or unset.
+    public func origin(_ name: String) -> String? {
         for layer in layers {
             if let result = try? layer.provider.value(forKey: AbsoluteConfigKey([name]), type: .string), result.value != nil {
-                return layer.label(name)
+                return layer.origin(name)
             }
         }
-        return name
+        return nil
+    }
+
+    /// `name` as messages show it: the variable, and the flag or file that set it.
+    public func label(_ name: String) -> String {
+        guard let origin = origin(name) else { return name }
+        return origin.hasPrefix("-") ? "\(origin) (\(name))" : "\(name) (\(origin))"
     }
 
     /// A whole number, or nil when unset.

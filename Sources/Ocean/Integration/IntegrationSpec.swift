@@ -117,7 +117,8 @@ public struct IntegrationSpec: Sendable, Hashable {
         return settings.first { SettingText.settingKey($0.name) == key }
     }
 
-    /// A value given for a setting, with where it came from (for messages: `config.yaml`, ...).
+    /// A value given for a setting, with where it came from when not the environment (for messages:
+    /// `config.yaml: integration.config.jiraHost`, `in .env`).
     public struct GivenValue: Sendable {
         public let text: String
         public let origin: String?
@@ -139,7 +140,7 @@ public struct IntegrationSpec: Sendable, Hashable {
         for setting in settings {
             let key = SettingText.settingKey(setting.name)
             let entry = byKey.removeValue(forKey: key)
-            let origin = entry?.value.origin.map { " (from \($0))" } ?? ""
+            let origin = entry?.value.origin.map { " (\($0))" } ?? ""
             guard let text = entry?.value.text, !text.isEmpty else {
                 if let defaultValue = setting.defaultValue {
                     values[key] = defaultValue
