@@ -149,6 +149,23 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // The two integrations of the guide (docs/writing-an-integration.md), built and tested so the
+        // guide's code is code that works: Jira-style (a handler per kind, selector fields of its
+        // own) and Octopus-style (one handler for every kind, pages of many spaces merged).
+        .target(
+            name: "ExampleIntegrations",
+            dependencies: ["Ocean", "OceanPort"],
+            path: "Examples/ExampleIntegrations",
+            swiftSettings: strictSwift
+        ),
+        // The Jira-style integration as its own service binary, as the guide shows it.
+        .executableTarget(
+            name: "jira-example",
+            dependencies: ["ExampleIntegrations", "OceanServer", "OceanPort", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/JiraService",
+            swiftSettings: strictSwift
+        ),
+
         // Test support: a small blocking HTTP/1.1 client on raw sockets, so tests can send exactly
         // the bytes a careless or hostile client would.
         .target(
@@ -193,6 +210,12 @@ let package = Package(
         .testTarget(
             name: "PortTests",
             dependencies: ["OceanPort", "FakePort", "Ocean", "OceanCatalog", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ExampleIntegrationTests",
+            dependencies: ["ExampleIntegrations", "Ocean", "OceanCatalog", "OceanPort", "EventHTTP", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Essentials
 import Foundation
 public import Logging
+public import Ocean
 import NIOCore
 import NIOHTTP1
 
@@ -174,6 +175,22 @@ public final class RetryingHTTPClient: Sendable {
             }
             logger.debug("retrying", metadata: ["http.attempt": "\(attempt)", "http.wait": "\(wait)", "http.reason": "\(failure.message)"])
             try await Task.sleep(for: wait)
+        }
+    }
+
+    /// Sends `request` (retrying as `send` does) and decodes the JSON body of a 2xx answer; any other
+    /// answer, or a body that is not JSON, throws an `HTTPCallError` naming the method and path.
+    public func json(_ request: OutgoingRequest) async throws -> JSON {
+        let response = try await send(request)
+        guard response.isSuccess else {
+            throw HTTPCallError(code: .status, status: response.status,
+                                message: "\(request.method) \(Self.path(of: request.url)) answered \(response.status)")
+        }
+        do {
+            return try JSONDecoder().decode(JSON.self, from: Data(response.body))
+        } catch {
+            throw HTTPCallError(code: .status, status: response.status,
+                                message: "\(request.method) \(Self.path(of: request.url)) answered with a body that is not JSON")
         }
     }
 

@@ -74,23 +74,8 @@ enum CommandSettings {
         }
     }
 
-    /// Logs to standard error as the settings say (JSON lines unless on a terminal), secrets
-    /// scrubbed; the settings' warnings are logged.
     static func bootstrapLogging(_ settings: ServiceSettings) -> Logger {
-        let format = settings.logFormat
-        let level = settings.logLevel
-        let redactor = SecretRedactor(settings.secrets)
-        let json = format == .json || (format == .auto && isatty(STDERR_FILENO) != 1)
-        LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, style: json ? .json : .text, redactor: redactor)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "ocean")
-        for warning in settings.warnings {
-            logger.warning("configuration warning", metadata: ["warning": "\(warning)"])
-        }
-        return logger
+        OceanLogging.bootstrap(settings)
     }
 
     static func application(_ settings: ServiceSettings, logger: Logger) throws -> OceanApplication {

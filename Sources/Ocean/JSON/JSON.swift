@@ -22,6 +22,17 @@ public enum JSON: Sendable, Hashable {
         return nil
     }
 
+    /// The array, if this is one.
+    public var arrayValue: [JSON]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// The member `key` of an object; nil for a missing key or a value that is not an object.
+    public subscript(key: String) -> JSON? {
+        objectValue?[key]
+    }
+
     /// The boolean, if this is one.
     public var boolValue: Bool? {
         if case .bool(let value) = self { return value }

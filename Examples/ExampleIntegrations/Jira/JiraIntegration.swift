@@ -1,0 +1,126 @@
+import Foundation
+public import Ocean
+public import OceanPort
+
+/// A Jira-style integration: one resync handler per kind, and selector fields of Jira's own
+/// (`expand`, `jql`) passed on to Jira's API.
+public enum JiraIntegration {
+    public enum ObjectKind: String, CaseIterable, Sendable {
+        case project
+        case issue
+    }
+
+    /// A resource's selector: Ocean's `query`, plus what Jira's API takes.
+    struct JiraSelector: Decodable {
+        let query: String
+        /// Sent to Jira as `expand` (`insight` adds a project's issue counts).
+        let expand: String?
+        /// Which issues to fetch.
+        let jql: String?
+    }
+
+    /// The integration; `http` is shared by every resync (retries, backoff, a bound on requests in
+    /// flight, and Jira's rate limit).
+    public static func make(http: RetryingHTTPClient) -> OceanIntegration {
+        let ocean = OceanIntegration(type: "jira", defaultMapping: defaultMapping, spec: spec)
+
+        ocean.onResync(ObjectKind.project) { context in
+            let selector = try context.selector(as: JiraSelector.self)
+            let jira = try JiraAPI(http: http, config: context.integrationConfig)
+            return jira.pages(of: "/rest/api/3/project/search", itemsKey: "values", parameters: ["expand": selector.expand])
+        }
+
+        ocean.onResync(ObjectKind.issue) { context in
+            let selector = try context.selector(as: JiraSelector.self)
+            let jira = try JiraAPI(http: http, config: context.integrationConfig)
+            return jira.pages(of: "/rest/api/3/search", itemsKey: "issues", parameters: [
+                "jql": selector.jql ?? "order by created", "expand": selector.expand,
+            ])
+        }
+        return ocean
+    }
+
+    /// What the integration takes (`OCEAN__INTEGRATION__CONFIG__JIRA_HOST`, ...): checked at start.
+    public static let spec = """
+        type: jira
+        configurations:
+          - name: jiraHost
+            type: url
+            required: true
+            description: Your Jira, e.g. https://example.atlassian.net
+          - name: atlassianUserEmail
+            type: string
+            required: true
+          - name: atlassianUserToken
+            type: string
+            required: true
+            sensitive: true
+        """
+
+    /// Used when the user configures none: Ocean's Jira mapping, for projects and issues.
+    public static let defaultMapping = """
+        resources:
+          - kind: project
+            selector:
+              query: 'true'
+              expand: insight
+            port:
+              entity:
+                mappings:
+                  identifier: .key
+                  title: .name
+                  blueprint: '"jiraProject"'
+                  properties:
+                    url: (.self | split("/") | .[:3] | join("/")) + "/projects/" + .key
+                    totalIssues: .insight.totalIssueCount
+          - kind: issue
+            selector:
+              query: 'true'
+              jql: statusCategory != Done
+            port:
+              entity:
+                mappings:
+                  identifier: .key
+                  title: .fields.summary
+                  blueprint: '"jiraIssue"'
+                  properties:
+                    status: .fields.status.name
+                  relations:
+                    project: .fields.project.key
+        """
+}
+
+/// Jira's REST API: pages of `startAt`/`maxResults`, the items under `values` or `issues`, the end
+/// told by `isLast` or `total`.
+struct JiraAPI: Sendable {
+    let http: RetryingHTTPClient
+    let host: String
+    let authorization: String
+
+    init(http: RetryingHTTPClient, config: IntegrationConfig) throws {
+        self.http = http
+        host = try config.requiredString("jiraHost")
+        let credentials = try config.requiredString("atlassianUserEmail") + ":" + config.requiredString("atlassianUserToken")
+        authorization = "Basic " + Data(credentials.utf8).base64EncodedString()
+    }
+
+    /// Every page of `path`, fetched one at a time as the resync takes them.
+    func pages(of path: String, itemsKey: String, parameters: [String: String?]) -> Paginated<[JSON]> {
+        http.paginate { cursor in
+            let startAt = Int(cursor ?? "0") ?? 0
+            var query = ["startAt=\(startAt)", "maxResults=50"]
+            for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
+                if let value, let encoded = value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+                    query.append("\(name)=\(encoded)")
+                }
+            }
+            let page = try await http.json(OutgoingRequest(
+                method: "GET", url: host + path + "?" + query.joined(separator: "&"),
+                headers: [("Authorization", authorization), ("Accept", "application/json")]))
+            let items = page[itemsKey]?.arrayValue ?? []
+            let next = startAt + items.count
+            let isLast = page["isLast"]?.boolValue ?? (next >= Int(page["total"]?.numberValue ?? 0))
+            return (items, isLast || items.isEmpty ? nil : String(next))
+        }
+    }
+}

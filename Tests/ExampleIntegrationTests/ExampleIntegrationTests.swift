@@ -1,0 +1,149 @@
+import EventHTTP
+import ExampleIntegrations
+import Foundation
+import Logging
+import Ocean
+import OceanCatalog
+import OceanPort
+import Testing
+
+/// The guide's two integrations, run against small Jira-like and Octopus-like APIs on loopback and
+/// resynced into a real catalog: the guide's code works as written.
+@Suite("the guide's example integrations")
+struct ExampleIntegrationTests {
+    static var quiet: Logger {
+        var logger = Logger(label: "example")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// Serves `routes` on a free loopback port.
+    static func serve(_ routes: [Route]) async throws -> HTTPServer {
+        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), router: Router(routes), logger: quiet)
+        try await server.start()
+        return server
+    }
+
+    static func json(_ value: Any) throws -> HTTPResponse {
+        .json(.ok, body: Array(try JSONSerialization.data(withJSONObject: value)))
+    }
+
+    /// One resync of every kind into a fresh catalog.
+    static func resync(_ integration: OceanIntegration, config: [String: String]) async throws -> (Job, CatalogStore) {
+        let catalog = try CatalogStore(path: FileManager.default.temporaryDirectory
+            .appendingPathComponent("ocean-example-\(UUID().uuidString)/catalog.sqlite").path)
+        let spec = try IntegrationSpec.parse(try #require(integration.spec))
+        let resolved = spec.resolve(config.mapValues { .init($0) })
+        #expect(resolved.problems.isEmpty)
+        let coordinator = ResyncCoordinator(
+            integration: integration, integrationConfig: resolved.config,
+            mappingSource: FixedMapping(try PortAppConfig.parse(try #require(integration.defaultMapping)).config),
+            sink: catalog, store: catalog, settings: .init(integrationIdentifier: integration.type), logger: quiet)
+        try await coordinator.start()
+        let (job, _) = try await coordinator.request(.allKinds, trigger: .cli)
+        return (try #require(await coordinator.waitUntilFinished(job.id)), catalog)
+    }
+
+    @Test("Jira-style: a handler per kind; `expand` and `jql` reach the API; pages are followed")
+    func jira() async throws {
+        let seen = SeenQueries()
+        let server = try await Self.serve([
+            Route(.get, "/rest/api/3/project/search", handler: .asynchronous { request in
+                #expect(request.headers["Authorization"] == "Basic " + Data("me@example.com:jira-token".utf8).base64EncodedString())
+                await seen.add(request.query ?? "")
+                let startAt = Int(request.queryValues("startAt").first ?? "0") ?? 0
+                let keys = Array((0..<120).map { "P\($0)" }[startAt..<min(120, startAt + 50)])
+                let insight = request.queryValues("expand").first == "insight"
+                return try Self.json([
+                    "isLast": startAt + keys.count >= 120,
+                    "values": keys.map { key -> [String: Any] in
+                        var project: [String: Any] = ["key": key, "name": "Project \(key)", "self": "https://jira.example/rest/api/3/project/\(key)"]
+                        if insight { project["insight"] = ["totalIssueCount": 7] }
+                        return project
+                    },
+                ])
+            }),
+            Route(.get, "/rest/api/3/search", handler: .asynchronous { request in
+                await seen.add(request.query ?? "")
+                let startAt = Int(request.queryValues("startAt").first ?? "0") ?? 0
+                let issues = (startAt..<min(60, startAt + 50)).map { index -> [String: Any] in
+                    ["key": "P0-\(index)", "fields": ["summary": "Issue \(index)", "status": ["name": "Open"], "project": ["key": "P0"]]]
+                }
+                return try Self.json(["total": 60, "startAt": startAt, "issues": issues])
+            }),
+        ])
+        let http = RetryingHTTPClient(logger: Self.quiet)
+        let (job, catalog) = try await Self.resync(JiraIntegration.make(http: http), config: [
+            "jiraHost": "http://127.0.0.1:\(server.port!)", "atlassianUserEmail": "me@example.com",
+            "atlassianUserToken": "jira-token",
+        ])
+        await http.shutdown()
+        await server.shutdown()
+
+        #expect(job.status == .succeeded, "\(job)")
+        #expect(try await catalog.entityCount(blueprint: "jiraProject") == 120)
+        #expect(try await catalog.entityCount(blueprint: "jiraIssue") == 60)
+        let project = try #require(try await catalog.entities(blueprint: "jiraProject", limit: 1).first)
+        #expect(project.contains(#""totalIssues":7"#))
+        #expect(project.contains(#""url":"https://jira.example/projects/P"#))
+        let queries = await seen.all
+        #expect(queries.contains { $0.contains("expand=insight") })
+        #expect(queries.contains { $0.contains("jql=statusCategory%20%21%3D%20Done") })
+        #expect(queries.filter { $0.contains("startAt=") }.count == 3 + 2)
+    }
+
+    @Test("Octopus-style: one handler for every kind; the pages of every space merged")
+    func octopus() async throws {
+        let spaces = ["Spaces-1", "Spaces-2", "Spaces-3"]
+        @Sendable func page(_ request: HTTPRequest, _ all: [[String: Any]]) throws -> HTTPResponse {
+            #expect(request.headers["X-Octopus-ApiKey"] == "API-KEY")
+            let skip = Int(request.queryValues("skip").first ?? "0") ?? 0
+            let take = Int(request.queryValues("take").first ?? "100") ?? 100
+            return try Self.json(["TotalResults": all.count, "Items": Array(all[min(skip, all.count)..<min(all.count, skip + take)])])
+        }
+        let server = try await Self.serve([
+            Route(.get, "/api/spaces", handler: .immediate { request in
+                (try? page(request, spaces.map { ["Id": $0, "Name": $0, "Description": "space"] })) ?? .error(HTTPError(.internalError, "x"))
+            }),
+            Route(.get, "/api/{space}/{collection}", handler: .immediate { request in
+                let space = request.pathParameters["space"] ?? ""
+                let items: [[String: Any]]
+                switch request.pathParameters["collection"] {
+                case "projects": items = (0..<150).map { ["Id": "\(space)-Projects-\($0)", "Name": "P\($0)", "SpaceId": space, "IsDisabled": false] }
+                case "releases": items = (0..<30).map { ["Id": "\(space)-Releases-\($0)", "ProjectId": "\(space)-Projects-0", "Version": "1.\($0)"] }
+                default: return .error(HTTPError(.notFound, "no such collection"))
+                }
+                return (try? page(request, items)) ?? .error(HTTPError(.internalError, "x"))
+            }),
+        ])
+        let http = RetryingHTTPClient(logger: Self.quiet)
+        let (job, catalog) = try await Self.resync(OctopusIntegration.make(http: http), config: [
+            "serverUrl": "http://127.0.0.1:\(server.port!)", "octopusApiKey": "API-KEY",
+        ])
+        await http.shutdown()
+        await server.shutdown()
+
+        #expect(job.status == .succeeded, "\(job)")
+        #expect(try await catalog.entityCount(blueprint: "octopusSpace") == 3)
+        #expect(try await catalog.entityCount(blueprint: "octopusProject") == 450)
+        #expect(try await catalog.entityCount(blueprint: "octopusRelease") == 90)
+        let release = try #require(try await catalog.entities(blueprint: "octopusRelease", limit: 1).first)
+        #expect(release.contains(#""title":"Spaces-"#))
+    }
+
+    @Test("their specs and default mappings are valid")
+    func specsAndMappings() throws {
+        for integration in [JiraIntegration.make(http: RetryingHTTPClient(logger: Self.quiet)),
+                            OctopusIntegration.make(http: RetryingHTTPClient(logger: Self.quiet))] {
+            let spec = try IntegrationSpec.parse(try #require(integration.spec))
+            #expect(spec.type == integration.type)
+            #expect(spec.resolve([:]).problems.count == 2 + (integration.type == "jira" ? 1 : 0))
+            #expect(MappingPlan.build(try PortAppConfig.parse(try #require(integration.defaultMapping)).config).issues.isEmpty)
+        }
+    }
+}
+
+actor SeenQueries {
+    var all: [String] = []
+    func add(_ query: String) { all.append(query) }
+}
