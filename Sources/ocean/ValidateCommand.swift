@@ -54,7 +54,8 @@ struct ValidateCommand: AsyncParsableCommand {
             for issue in issues { StandardError.print("error: \(origin): \(issue)") }
             problems += issues.count
             if issues.isEmpty {
-                print("\(origin): valid (\(plan.config.resources.count) resources, \(plan.expressionCount) jq expressions)")
+                let resources = plan.config.resources.count
+                print("\(origin): valid (\(resources) resource\(resources == 1 ? "" : "s"), \(plan.expressionCount) jq expressions)")
             }
         } else {
             problems += 1
