@@ -117,16 +117,17 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         return UpsertOutcome(upserted: entities.count)
     }
 
-    /// Entities of `blueprint` (all blueprints when nil), as JSON texts in Port's shape plus
-    /// `updatedAt`, ordered by identifier.
-    public func entities(blueprint: String?, limit: Int) async throws -> [String] {
+    /// Entities of `blueprint` (all blueprints when nil), only `identifier` when given, as JSON texts
+    /// in Port's shape plus `updatedAt`, ordered by identifier.
+    public func entities(blueprint: String?, identifier: String? = nil, limit: Int) async throws -> [String] {
         try await pool.read { db in
             try String.fetchAll(db, sql: """
                 SELECT json_object('identifier', identifier, 'title', title, 'blueprint', blueprint,
                                    'team', json(team), 'icon', icon, 'properties', json(properties),
                                    'relations', json(relations), 'updatedAt', updated_at)
-                FROM entities WHERE ?1 IS NULL OR blueprint = ?1 ORDER BY blueprint, identifier LIMIT ?2
-                """, arguments: [blueprint, limit])
+                FROM entities WHERE (?1 IS NULL OR blueprint = ?1) AND (?2 IS NULL OR identifier = ?2)
+                ORDER BY blueprint, identifier LIMIT ?3
+                """, arguments: [blueprint, identifier, limit])
         }
     }
 

@@ -76,7 +76,8 @@ struct ResyncRoutes: Sendable {
         }
         let limit = try QueryParameters.limit(request, default: Self.defaultEntitiesLimit, maximum: Self.maxEntitiesLimit)
         let blueprint = request.queryValue("blueprint").flatMap { $0.isEmpty ? nil : $0 }
-        let entities = try await catalog.entities(blueprint: blueprint, limit: limit)
+        let identifier = request.queryValue("identifier").flatMap { $0.isEmpty ? nil : $0 }
+        let entities = try await catalog.entities(blueprint: blueprint, identifier: identifier, limit: limit)
         var body = Array(#"{"entities":["#.utf8)
         for (index, entity) in entities.enumerated() {
             if index > 0 { body.append(UInt8(ascii: ",")) }

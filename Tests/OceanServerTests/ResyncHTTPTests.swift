@@ -47,6 +47,8 @@ struct ResyncHTTPTests {
         #expect(job["startedAt"] is String && job["finishedAt"] is String)
         #expect(job["error"] is NSNull)
 
+        let single = try await fetch(port: port, "GET", "/entities?identifier=hr-3")
+        #expect((single.json?["entities"] as? [[String: Any]])?.map { $0["identifier"] as? String } == ["hr-3"])
         let persons = try await fetch(port: port, "GET", "/entities?blueprint=fake-person&limit=1000")
         let entities = try #require(persons.json?["entities"] as? [[String: Any]])
         #expect(entities.count == 150)
