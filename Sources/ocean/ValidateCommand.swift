@@ -37,28 +37,29 @@ struct ValidateCommand: AsyncParsableCommand {
         }
 
         let allowEnvironment = settings?.allowEnvironmentInJQ ?? false
-        let loaded: (plan: MappingPlan, issues: [MappingIssue])?
-        let origin: String
+        // The mapping checked: the one given, else the configured one, else the integration's
+        // default (unknown when the settings are broken: then only a given one is checked).
+        var mappingToCheck: (origin: String, load: () -> (plan: MappingPlan, issues: [MappingIssue])?)?
         if let path = mapping ?? settings?.mappingPath {
-            origin = path
-            loaded = MappingFile.load(path, allowEnvironment: allowEnvironment)
-        } else if let settings, let text = BuiltInIntegrations.make(type: settings.integrationType)?.defaultMapping {
-            origin = "the \(settings.integrationType) integration's default mapping"
-            loaded = MappingFile.load(text: text, origin: origin, allowEnvironment: allowEnvironment)
-        } else {
-            origin = "the mapping"
-            loaded = nil
-            if settings != nil { StandardError.print("error: no mapping to check: give one with --mapping") }
-        }
-        if let (plan, issues) = loaded {
-            for issue in issues { StandardError.print("error: \(origin): \(issue)") }
-            problems += issues.count
-            if issues.isEmpty {
-                let resources = plan.config.resources.count
-                print("\(origin): valid (\(resources) resource\(resources == 1 ? "" : "s"), \(plan.expressionCount) jq expressions)")
+            mappingToCheck = (path, { MappingFile.load(path, allowEnvironment: allowEnvironment) })
+        } else if let settings {
+            guard let text = BuiltInIntegrations.make(type: settings.integrationType)?.defaultMapping else {
+                throw CommandSettings.fail("the \(settings.integrationType) integration has no default mapping: give one with --mapping")
             }
-        } else {
-            problems += 1
+            let origin = "the \(settings.integrationType) integration's default mapping"
+            mappingToCheck = (origin, { MappingFile.load(text: text, origin: origin, allowEnvironment: allowEnvironment) })
+        }
+        if let (origin, load) = mappingToCheck {
+            if let (plan, issues) = load() {
+                for issue in issues { StandardError.print("error: \(origin): \(issue)") }
+                problems += issues.count
+                if issues.isEmpty {
+                    let resources = plan.config.resources.count
+                    print("\(origin): valid (\(resources) resource\(resources == 1 ? "" : "s"), \(plan.expressionCount) jq expressions)")
+                }
+            } else {
+                problems += 1   // unreadable or unparsable: MappingFile printed why
+            }
         }
         guard problems == 0 else {
             StandardError.print("\(problems) problem\(problems == 1 ? "" : "s")")

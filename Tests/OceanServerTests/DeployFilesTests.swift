@@ -52,3 +52,20 @@ struct DeployFilesTests {
         }
     }
 }
+
+extension DeployFilesTests {
+    @Test("the Dockerfile copies every folder Package.swift builds from")
+    func dockerfileCopiesSources() throws {
+        let manifest = try String(contentsOf: Self.root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let dockerfile = try String(contentsOf: Self.deploy.appendingPathComponent("Dockerfile"), encoding: .utf8)
+        let pattern = try NSRegularExpression(pattern: #"path: "([A-Za-z]+)/"#)
+        var folders: Set<String> = ["Sources", "Tests"]
+        for match in pattern.matches(in: manifest, range: NSRange(manifest.startIndex..., in: manifest)) {
+            folders.insert(String(manifest[Range(match.range(at: 1), in: manifest)!]))
+        }
+        #expect(folders.contains("Examples"))
+        for folder in folders.sorted() {
+            #expect(dockerfile.contains("COPY \(folder) ./\(folder)"), "the Dockerfile does not copy \(folder)/, which Package.swift builds from")
+        }
+    }
+}
