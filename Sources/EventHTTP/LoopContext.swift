@@ -40,7 +40,7 @@ final class LoopContext {
         self.loop = loop
         self.server = server
         requestIDPrefix = LoopContext.makeRequestIDPrefix(loopIndex: loop.index)
-        observer = RequestObserver(factory: server.metrics, logger: server.logger)
+        observer = RequestObserver(factory: server.metrics, logger: server.logger, routeCount: server.router.count)
         guard let base = event_base_new() else { throw .libeventFailed("event_base_new failed") }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
@@ -148,7 +148,7 @@ final class LoopContext {
         var path = evhttp_uri_get_path(uri).map { String(cString: $0) } ?? "/"
         if path.isEmpty { path = "/" }
         let method = HTTPMethod(evhttp_request_get_command(request))
-        var started = RequestObserver.Started(method: method, route: "unmatched", path: path, startNanoseconds: start)
+        var started = RequestObserver.Started(method: method, routeIndex: nil, route: "unmatched", path: path, startNanoseconds: start)
         guard let method else {
             send(.error(HTTPError(.methodNotAllowed, "this method is not supported")), to: request, requestID: requestID, started: started)
             return
@@ -168,7 +168,7 @@ final class LoopContext {
                                   headers: ["Allow": allow])
             send(.error(error), to: request, requestID: requestID, started: started)
         case .found(let route, let parameters):
-            started = RequestObserver.Started(method: method, route: route.pattern, path: path, startNanoseconds: start)
+            started = RequestObserver.Started(method: method, routeIndex: route.index, route: route.pattern, path: path, startNanoseconds: start)
             let limit = route.maxBodySize ?? server.configuration.maxBodySize
             let input = evhttp_request_get_input_buffer(request)
             let length = evbuffer_get_length(input)

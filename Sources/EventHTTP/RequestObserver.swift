@@ -14,27 +14,35 @@ final class RequestObserver {
     /// A request being answered: what the observer needs when its reply is sent.
     struct Started {
         let method: HTTPMethod?
+        /// The matched route's index, nil when none matched.
+        let routeIndex: Int?
         let route: String
         let path: String
         let startNanoseconds: UInt64
     }
 
-    private struct SeriesKey: Hashable {
-        let method: HTTPMethod?
-        let route: String
-        let status: Int
+    /// One route's metric handles (and a method's, for the unmatched): a request finds them by index
+    /// and a short scan of the statuses seen, with no hashing on the hot path.
+    private final class Series {
+        let timer: Metrics.Timer
+        var counters: [(method: HTTPMethod?, status: Int, counter: Counter)] = []
+
+        init(timer: Metrics.Timer) {
+            self.timer = timer
+        }
     }
 
     private let factory: (any MetricsFactory)?
     private let logger: Logger
     private let logsRequests: Bool
-    private var counters: [SeriesKey: Counter] = [:]
-    private var timers: [String: Metrics.Timer] = [:]
+    /// By route index; the last slot is for requests no route matched.
+    private var series: [Series?]
 
-    init(factory: (any MetricsFactory)?, logger: Logger) {
+    init(factory: (any MetricsFactory)?, logger: Logger, routeCount: Int) {
         self.factory = factory
         self.logger = logger
         logsRequests = logger.logLevel <= .debug
+        series = Array(repeating: nil, count: routeCount + 1)
     }
 
     /// Monotonic nanoseconds, for durations.
@@ -48,21 +56,23 @@ final class RequestObserver {
     func answered(_ started: Started, status: Int, requestID: String) {
         let elapsed = Self.now() &- started.startNanoseconds
         if let factory {
-            let key = SeriesKey(method: started.method, route: started.route, status: status)
-            let counter = counters[key] ?? {
-                let made = Counter(label: "http_requests_total", dimensions: [
+            let slot = started.routeIndex ?? series.count - 1
+            let routeSeries = series[slot] ?? {
+                let made = Series(timer: Metrics.Timer(
+                    label: "http_request_duration_seconds", dimensions: [("route", started.route)], factory: factory))
+                series[slot] = made
+                return made
+            }()
+            if let entry = routeSeries.counters.first(where: { $0.status == status && $0.method == started.method }) {
+                entry.counter.increment()
+            } else {
+                let counter = Counter(label: "http_requests_total", dimensions: [
                     ("method", started.method?.rawValue ?? "OTHER"), ("route", started.route), ("status", String(status)),
                 ], factory: factory)
-                counters[key] = made
-                return made
-            }()
-            counter.increment()
-            let timer = timers[started.route] ?? {
-                let made = Metrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", started.route)], factory: factory)
-                timers[started.route] = made
-                return made
-            }()
-            timer.recordNanoseconds(Int64(elapsed))
+                routeSeries.counters.append((started.method, status, counter))
+                counter.increment()
+            }
+            routeSeries.timer.recordNanoseconds(Int64(elapsed))
         }
         if logsRequests {
             logger.debug("request answered", metadata: [

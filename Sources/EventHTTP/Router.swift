@@ -18,6 +18,8 @@ public struct Route: Sendable {
     /// The largest body this route reads; `nil` uses the server's default.
     public let maxBodySize: Int?
     public let handler: RouteHandler
+    /// The route's position in its router (set by `Router`): loops keep per-route state in arrays.
+    var index = -1
 
     public init(_ method: HTTPMethod, _ pattern: String, maxBodySize: Int? = nil, handler: RouteHandler) {
         self.method = method
@@ -59,7 +61,9 @@ public struct Router: Sendable {
         var compiled: [CompiledRoute] = []
         var literal: [(path: String, method: HTTPMethod, route: Route)] = []
         var seen = Set<String>()
-        for route in routes {
+        for (index, given) in routes.enumerated() {
+            var route = given
+            route.index = index
             let key = "\(route.method.rawValue) \(route.pattern)"
             precondition(seen.insert(key).inserted, "duplicate route \(key)")
             let segments = Router.compile(route.pattern)
@@ -71,6 +75,9 @@ public struct Router: Sendable {
         self.compiled = compiled
         self.literalRoutes = literal
     }
+
+    /// How many routes there are (indices run from 0 to `count - 1`).
+    var count: Int { compiled.count }
 
     /// Every route's method and pattern, for comparing with the OpenAPI document.
     public var table: [(method: HTTPMethod, pattern: String)] {

@@ -13,10 +13,10 @@ public struct ServiceMetrics: Sendable {
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         // Requests are fast (sub-millisecond); jobs take seconds to hours.
+        // Few buckets: each is a comparison on every request.
         factory.durationHistogramBuckets["http_request_duration_seconds"] = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+            .microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
+            .milliseconds(500), .seconds(2), .seconds(10),
         ]
         factory.durationHistogramBuckets["ocean_job_duration_seconds"] = [
             .milliseconds(100), .seconds(1), .seconds(5), .seconds(15), .seconds(60), .seconds(300), .seconds(900),
