@@ -214,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExampleIntegrationTests",
-            dependencies: ["ExampleIntegrations", "Ocean", "OceanCatalog", "OceanPort", "EventHTTP", "TestSupport",
+            dependencies: ["ExampleIntegrations", "Ocean", "OceanCatalog", "OceanPort", "EventHTTP", "TestSupport", "jira-example",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),

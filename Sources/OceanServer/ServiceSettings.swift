@@ -230,6 +230,9 @@ public struct ServiceSettings: Sendable {
         case (_, nil):
             errors.append(SettingError(environment.label("OCEAN__PORT__CLIENT_SECRET"), "is required when OCEAN__PORT__CLIENT_ID is set"))
         }
+        for key in environment.unreadFileKeys {
+            settings.warnings.append("\(key) is not a setting swift-ocean reads")
+        }
         guard errors.isEmpty else {
             // A secret pasted into the wrong setting must not be quoted back.
             let redactor = SecretRedactor(settings.secrets + environment.secretValues)

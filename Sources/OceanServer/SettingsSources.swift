@@ -20,6 +20,10 @@ public struct SettingsSources: Sendable {
 
     private let reader: ConfigReader
     private let layers: [Layer]
+    /// `config.yaml`'s keys by variable name, to tell a user which ones nothing read (typos).
+    private let fileKeys: [String: String]
+    /// Every name looked up so far.
+    private let looked = Locked(Set<String>())
     /// Every name the flags, the environment and `config.yaml` set (a `.env` file is read by name).
     public let names: Set<String>
     /// The process environment (for `{{ from env NAME }}` and jq's `env` when allowed).
@@ -62,6 +66,7 @@ public struct SettingsSources: Sendable {
             })
         }
         self.layers = layers
+        fileKeys = configFile.map { file in file.values.mapValues { "\(file.path): \($0.key)" } } ?? [:]
         self.reader = ConfigReader(providers: layers.map(\.provider))
         self.environment = environment
         self.names = Set(flags.keys).union(set.keys).union(configFile.map { Array($0.values.keys) } ?? [])
@@ -116,9 +121,17 @@ public struct SettingsSources: Sendable {
 
     /// The value of `name` from the first source that sets it; nil when none does or it is empty.
     public subscript(name: String) -> String? {
+        looked.withLock { _ = $0.insert(name) }
         let value = reader.string(forKey: ConfigKey([name]), isSecret: Self.isSecretName(name))
         guard let value, !value.isEmpty else { return nil }
         return value
+    }
+
+    /// `config.yaml` keys no setting was read from so far: after every setting has been read, the
+    /// keys swift-ocean does not know (`config.yaml: prot.clientId`).
+    var unreadFileKeys: [String] {
+        let looked = self.looked.withLock { $0 }
+        return fileKeys.filter { !looked.contains($0.key) }.map(\.value).sorted()
     }
 
     /// The values of every setting whose name says it is a secret.

@@ -6,6 +6,7 @@ import Ocean
 import OceanCatalog
 import OceanPort
 import Testing
+import TestSupport
 
 /// The guide's two integrations, run against small Jira-like and Octopus-like APIs on loopback and
 /// resynced into a real catalog: the guide's code works as written.
@@ -44,10 +45,9 @@ struct ExampleIntegrationTests {
         return (try #require(await coordinator.waitUntilFinished(job.id)), catalog)
     }
 
-    @Test("Jira-style: a handler per kind; `expand` and `jql` reach the API; pages are followed")
-    func jira() async throws {
-        let seen = SeenQueries()
-        let server = try await Self.serve([
+    /// A Jira-like API: 120 projects (`insight` when expanded), 60 issues, in pages of 50.
+    static func jiraRoutes(_ seen: SeenQueries) -> [Route] {
+        [
             Route(.get, "/rest/api/3/project/search", handler: .asynchronous { request in
                 #expect(request.headers["Authorization"] == "Basic " + Data("me@example.com:jira-token".utf8).base64EncodedString())
                 await seen.add(request.query ?? "")
@@ -71,7 +71,13 @@ struct ExampleIntegrationTests {
                 }
                 return try Self.json(["total": 60, "startAt": startAt, "issues": issues])
             }),
-        ])
+        ]
+    }
+
+    @Test("Jira-style: a handler per kind; `expand` and `jql` reach the API; pages are followed")
+    func jira() async throws {
+        let seen = SeenQueries()
+        let server = try await Self.serve(Self.jiraRoutes(seen))
         let http = RetryingHTTPClient(logger: Self.quiet)
         let (job, catalog) = try await Self.resync(JiraIntegration.make(http: http), config: [
             "jiraHost": "http://127.0.0.1:\(server.port!)", "atlassianUserEmail": "me@example.com",
@@ -140,6 +146,28 @@ struct ExampleIntegrationTests {
             #expect(spec.resolve([:]).problems.count == 2 + (integration.type == "jira" ? 1 : 0))
             #expect(MappingPlan.build(try PortAppConfig.parse(try #require(integration.defaultMapping)).config).issues.isEmpty)
         }
+    }
+}
+
+extension ExampleIntegrationTests {
+    @Test("the Jira-style integration as its own binary (OceanService.run): its spec is checked, ONCE resyncs and exits")
+    func jiraBinary() async throws {
+        let missing = try await OceanProcess.run([], environment: ["OCEAN__EVENT_LISTENER__TYPE": "ONCE"], binary: "jira-example")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("OCEAN__INTEGRATION__CONFIG__JIRA_HOST is required by the integration's spec"))
+        #expect(missing.stderr.contains("OCEAN__INTEGRATION__CONFIG__ATLASSIAN_USER_TOKEN is required"))
+
+        let server = try await Self.serve(Self.jiraRoutes(SeenQueries()))
+        let folder = try OceanProcess.temporaryDirectory()
+        let run = try await OceanProcess.run([], environment: [
+            "OCEAN__EVENT_LISTENER__TYPE": "ONCE", "OCEAN__INTEGRATION__CONFIG__JIRA_HOST": "http://127.0.0.1:\(server.port!)",
+            "OCEAN__INTEGRATION__CONFIG__ATLASSIAN_USER_EMAIL": "me@example.com",
+            "OCEAN__INTEGRATION__CONFIG__ATLASSIAN_USER_TOKEN": "jira-token",
+        ], directory: folder, binary: "jira-example")
+        await server.shutdown()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains(#""job.status":"succeeded""#))
+        #expect(!run.stderr.contains("jira-token"))
     }
 }
 

@@ -199,6 +199,9 @@ struct ConfigurationTests {
 
     @Test("an integration setting the spec does not declare is a warning; an unknown integration type an error")
     func unknownNames() async throws {
+        let typo = try await Self.load(["config.yaml": "prot:\n  clientId: x\nintegration:\n  identifer: y\n"])
+        #expect(typo.warnings.contains { $0.hasSuffix("config.yaml: prot.clientId is not a setting swift-ocean reads") })
+        #expect(typo.warnings.contains { $0.hasSuffix("config.yaml: integration.identifer is not a setting swift-ocean reads") })
         let settings = try await Self.load([:], environment: ["OCEAN__INTEGRATION__CONFIG__ENTITY_AMONT": "3"])
         #expect(settings.warnings.contains { $0.contains("OCEAN__INTEGRATION__CONFIG__ENTITY_AMONT is not a setting of the fake integration") })
         await #expect { try await Self.load([:], environment: ["OCEAN__INTEGRATION__TYPE": "jira"]) } throws: { error in

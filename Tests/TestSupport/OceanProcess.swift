@@ -60,19 +60,20 @@ public final class OceanProcess: @unchecked Sendable {
         return service
     }
 
-    /// The `ocean` binary next to the test bundle (`make test` builds it first).
-    public static func binary() throws -> URL {
+    /// The `ocean` binary (or another product, `name`) next to the test bundle (`make test` builds
+    /// them first).
+    public static func binary(named name: String = "ocean") throws -> URL {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("ocean")
+            let candidate = directory.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let fallback = root.appendingPathComponent(".build/debug/ocean")
+        let fallback = root.appendingPathComponent(".build/debug/" + name)
         if FileManager.default.isExecutableFile(atPath: fallback.path) { return fallback }
-        throw TestHTTPError("the ocean binary was not found; run `swift build` (or `make test`) first")
+        throw TestHTTPError("the \(name) binary was not found; run `swift build` (or `make test`) first")
     }
 
     /// Everything the process wrote to stdout and stderr so far.
@@ -81,17 +82,18 @@ public final class OceanProcess: @unchecked Sendable {
     /// Runs `ocean` to completion and returns its exit status, stdout and stderr, separately. The
     /// waiting happens on a thread of its own, not on the cooperative pool the other tests need.
     public static func run(
-        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil
+        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil,
+        binary name: String = "ocean"
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await onThread { try runBlocking(arguments, environment: environment, input: input, directory: directory) }
+        try await onThread { try runBlocking(arguments, environment: environment, input: input, directory: directory, binary: name) }
     }
 
     private static func runBlocking(
-        _ arguments: [String], environment: [String: String], input: [UInt8]?, directory: String?
+        _ arguments: [String], environment: [String: String], input: [UInt8]?, directory: String?, binary name: String
     ) throws -> (status: Int32, stdout: String, stderr: String) {
         ignoreSIGPIPE
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = try binary(named: name)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: try directory ?? temporaryDirectory())
         var env = ProcessInfo.processInfo.environment
