@@ -69,3 +69,27 @@ extension DeployFilesTests {
         }
     }
 }
+
+extension DeployFilesTests {
+    static let kubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test("the kustomization builds (kubectl kustomize, where kubectl is installed)", .enabled(if: kubectl != nil))
+    func kustomize() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-kustomize-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Self.deploy.appendingPathComponent("kubernetes"), to: folder)
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("secret.env.example"), to: folder.appendingPathComponent("secret.env"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.kubectl!)
+        process.arguments = ["kustomize", folder.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "kubectl kustomize: \(text)")
+        for kind in ["kind: Deployment", "kind: Service", "kind: Secret"] {
+            #expect(text.contains(kind), "\(kind) missing from:\n\(text)")
+        }
+    }
+}
