@@ -1,15 +1,5 @@
 import Essentials
 
-extension IntegrationConfig: CustomStringConvertible, CustomDebugStringConvertible {
-    /// The settings with sensitive values masked.
-    public var description: String {
-        let shown = raw.keys.sorted().map { key in "\(key): \(sensitiveKeys.contains(key) ? SecretRedactor.mask : raw[key]!)" }
-        return "IntegrationConfig(" + shown.joined(separator: ", ") + ")"
-    }
-
-    public var debugDescription: String { description }
-}
-
 /// The integration's settings: `OCEAN__INTEGRATION__CONFIG__<NAME>` variables, the `integration.config`
 /// section of `config.yaml`, and the defaults of the integration's spec. Names are compared as Ocean
 /// does: `entityAmount` (the spec, `config.yaml`), `ENTITY_AMOUNT` (the variable) and `entity_amount`
@@ -27,16 +17,6 @@ public struct IntegrationConfig: Sendable, Hashable {
         for (key, value) in raw { normalized[SettingText.settingKey(key)] = value }
         self.raw = normalized
         sensitiveKeys = Set(sensitive.map(SettingText.settingKey))
-    }
-
-    /// Reads `OCEAN__INTEGRATION__CONFIG__*` from an environment.
-    public static func fromEnvironment(_ environment: [String: String]) -> IntegrationConfig {
-        let prefix = "OCEAN__INTEGRATION__CONFIG__"
-        var values: [String: String] = [:]
-        for (key, value) in environment where key.hasPrefix(prefix) && key.count > prefix.count {
-            values[String(key.dropFirst(prefix.count))] = value
-        }
-        return IntegrationConfig(values)
     }
 
     /// The variable a user sets for `name`.
@@ -82,4 +62,14 @@ public struct IntegrationConfig: Sendable, Hashable {
         }
         return value
     }
+}
+
+extension IntegrationConfig: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The settings with sensitive values masked.
+    public var description: String {
+        let shown = raw.keys.sorted().map { key in "\(key): \(sensitiveKeys.contains(key) ? SecretRedactor.mask : raw[key]!)" }
+        return "IntegrationConfig(" + shown.joined(separator: ", ") + ")"
+    }
+
+    public var debugDescription: String { description }
 }
