@@ -46,16 +46,21 @@ public struct LineLogHandler: LogHandler {
         case .json: appendJSON(event, merged, to: &line)
         case .text: line.append(contentsOf: textLine(event, merged).utf8)
         }
-        line.withUnsafeBufferPointer { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(output, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
+        // One writer at a time: a long line written in parts must not interleave with another.
+        Self.writing.withLock { _ in
+            line.withUnsafeBufferPointer { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(output, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else { return }
+                    offset += written
+                }
             }
         }
     }
+
+    private static let writing = Locked(())
 
     private func appendJSON(_ event: LogEvent, _ metadata: Logger.Metadata, to line: inout [UInt8]) {
         line.append(contentsOf: "{\"time\":\"\(Self.timestamp())\",\"level\":\"\(event.level.rawValue)\",\"label\":".utf8)
