@@ -103,8 +103,8 @@ public struct ServiceSettings: Sendable {
 
     /// Reads every setting from `environment` (flags, variables, `.env`, `config.yaml`) and checks the
     /// integration's settings against its spec (`custom`'s when given: an integration built into its
-    /// own binary; else the built-in one `OCEAN__INTEGRATION__TYPE` names); all problems are reported at once, each with the
-    /// variable a user sets and where the bad value came from.
+    /// own binary; else the built-in one `OCEAN__INTEGRATION__TYPE` names); all problems are
+    /// reported at once, each with the variable a user sets and where the bad value came from.
     public static func load(
         from environment: SettingsSources, integration custom: OceanIntegration? = nil
     ) throws(SettingErrors) -> ServiceSettings {
@@ -273,15 +273,17 @@ public struct ServiceSettings: Sendable {
             given[String(name.dropFirst(prefix.count))] = .init(value, origin: sources.origin(name))
         }
         let resolved = spec.resolve(given)
-        integrationConfig = resolved.config
+        // Secrets: what the spec marks sensitive, and what is named like one (`API_TOKEN`, ...).
+        let namedLikeSecrets = names.filter(SettingsSources.isSecretName).map { String($0.dropFirst(prefix.count)) }
+        integrationConfig = IntegrationConfig(resolved.config.raw, sensitive: Array(resolved.config.sensitiveKeys) + namedLikeSecrets)
+        for key in integrationConfig.sensitiveKeys {
+            if let value = integrationConfig[key], !value.isEmpty { secrets.append(value) }
+        }
         for problem in resolved.problems {
             errors.append(SettingError(problem.path, problem.message))
         }
         for name in resolved.unknown where integration.spec != nil {
             warnings.append("\(prefix)\(name) is not a setting of the \(integration.type) integration (its spec declares \(spec.settings.map(\.variableName).joined(separator: ", ")))")
-        }
-        for setting in spec.settings where setting.sensitive {
-            if let value = resolved.config[setting.name], !value.isEmpty { secrets.append(value) }
         }
     }
 }

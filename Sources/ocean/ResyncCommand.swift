@@ -25,7 +25,7 @@ struct ResyncCommand: AsyncParsableCommand {
     func run() async throws {
         let flags = ["OCEAN__MAPPING__PATH": mapping.map { SettingsSources.Flag("--mapping", $0) }].compactMapValues { $0 }
         let settings = try await CommandSettings.load(flags: flags, configuration: configuration)
-        let logger = CommandSettings.bootstrapLogging(settings)
+        let logger = OceanLogging.bootstrap(settings)
         let application = try CommandSettings.application(settings, logger: logger)
         try await Self.runOnce(application, scope: kind.map { .kind($0) } ?? .allKinds)
     }

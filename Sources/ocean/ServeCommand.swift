@@ -5,10 +5,6 @@ import Logging
 import Ocean
 import OceanServer
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// `ocean serve`: runs the service until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
         flags["OCEAN__HTTP__EVENT_LOOPS"] = eventLoops.map { .init("--event-loops", String($0)) }
         flags["OCEAN__MAPPING__PATH"] = mapping.map { .init("--mapping", $0) }
         let settings = try await CommandSettings.load(flags: flags, configuration: configuration)
-        let logger = CommandSettings.bootstrapLogging(settings)
+        let logger = OceanLogging.bootstrap(settings)
         let application = try CommandSettings.application(settings, logger: logger)
         if settings.eventListener == .once {
             try await ResyncCommand.runOnce(application, scope: .allKinds)
@@ -72,10 +68,6 @@ enum CommandSettings {
         } catch {
             throw fail(error.errors.map(\.description).joined(separator: "\nerror: "))
         }
-    }
-
-    static func bootstrapLogging(_ settings: ServiceSettings) -> Logger {
-        OceanLogging.bootstrap(settings)
     }
 
     static func application(_ settings: ServiceSettings, logger: Logger) throws -> OceanApplication {
