@@ -15,10 +15,13 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
 
-## What the tests need beyond the build: the OpenAPI validator, yamllint for deploy/, and jq 1.8
-## (Python's jq package, what Ocean uses) as the reference of the differential tests.
+## What the tests need beyond the build: the OpenAPI validator, yamllint for deploy/, jq 1.8
+## (Python's jq package, what Ocean uses) as the reference of the differential tests, and the
+## curl and openssl the docs' commands use (the tests run them as written).
 PYTHON_TEST_PACKAGES := 'openapi-spec-validator>=0.7' 'jq==1.10.0' 'yamllint>=1.30'
 test-deps: deps
+	@command -v curl >/dev/null && command -v openssl >/dev/null \
+		|| { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq curl openssl; }
 	@python3 -c 'import openapi_spec_validator, yamllint, importlib.metadata as m; assert m.version("jq") == "1.10.0"' 2>/dev/null \
 		|| python3 -m pip install -q --disable-pip-version-check $(PYTHON_TEST_PACKAGES)
 
