@@ -32,7 +32,7 @@ struct MetricsHTTPTests {
             let job = try await fetch(port: port, "GET", "/jobs/\(id)")
             let progress = job.json?["progress"] as? [[String: Any]] ?? []
             fetched = progress.first { $0["kind"] as? String == "fake-person" }?["fetched"] as? Int ?? 0
-            #expect(job.json?["status"] as? String == "running")
+            if fetched > 0 { #expect(job.json?["status"] as? String == "running") }
             if fetched == 0 { try await Task.sleep(for: .milliseconds(10)) }
         }
         let body = Array(#"{"action":"upsert","person":{"id":"hr-0","name":"Ada"}}"#.utf8)
