@@ -1,3 +1,4 @@
+import Essentials
 import Foundation
 import Ocean
 import OceanCatalog
@@ -28,6 +29,30 @@ struct ResyncCoordinatorTests {
         let done = try #require(await coordinator.waitUntilFinished(second.id))
         #expect(done.status == .succeeded)
         #expect(await coordinator.jobs().count == 2)
+    }
+
+    @Test("a secret that an integration's error echoes is masked in the job, as shown and as stored")
+    func secretsMasked() async throws {
+        struct EchoingFailure: Error, CustomStringConvertible {
+            var description: String { "401 for token tok-0123456789" }
+        }
+        let ocean = OceanIntegration(type: "test")
+        ocean.onResync(kind: "a") { _ -> Pages in throw EchoingFailure() }
+        ocean.onResync(kind: "b") { _ in Pages(prefix: "b", pages: 1, size: 2) }
+        let catalog = try temporaryCatalog()
+        let coordinator = makeCoordinator(ocean, mapping: try simpleMapping(kinds: ["a", "b"]), catalog: catalog,
+                                          redactor: SecretRedactor(["tok-0123456789"]))
+        try await coordinator.start()
+        let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
+        let done = try #require(await coordinator.waitUntilFinished(job.id))
+        let failed = try #require(done.progress.first { $0.kind == "a" })
+        #expect(failed.status == .failed)
+        #expect(failed.error?.contains("401 for token [REDACTED]") == true)
+        let stored = try #require(try await catalog.load(limit: 10).first { $0.id == job.id })
+        for shown in [done, stored] {
+            let text = String(decoding: try JSONEncoder().encode(shown), as: UTF8.self)
+            #expect(!text.contains("tok-0123456789"))
+        }
     }
 
     @Test("a running job is never aborted by a new request: it finishes, then the new one runs")

@@ -1,3 +1,4 @@
+import Essentials
 import Foundation
 import Logging
 import Ocean
@@ -67,7 +68,8 @@ actor Concurrency {
 
 func makeCoordinator(
     _ integration: OceanIntegration, mapping: PortAppConfig, catalog: CatalogStore,
-    maxConcurrentResources: Int = 4, historyLimit: Int = 1000, recentChanges: RecentChanges? = nil
+    maxConcurrentResources: Int = 4, historyLimit: Int = 1000, recentChanges: RecentChanges? = nil,
+    redactor: SecretRedactor = SecretRedactor()
 ) -> ResyncCoordinator {
     var logger = Logger(label: "test.resync")
     logger.logLevel = .critical
@@ -75,7 +77,7 @@ func makeCoordinator(
         integration: integration, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
         sink: catalog, store: catalog,
         settings: .init(integrationIdentifier: "test", maxConcurrentResources: maxConcurrentResources,
-                        historyLimit: historyLimit, mappingWorkers: 2),
+                        historyLimit: historyLimit, mappingWorkers: 2, redactor: redactor),
         logger: logger, recentChanges: recentChanges)
 }
 

@@ -268,14 +268,23 @@ extension Job {
     /// parties, which may echo a token back).
     public func redacted(by redactor: SecretRedactor) -> Job {
         guard !redactor.isEmpty else { return self }
-        var job = self
-        job.error = error.map(redactor.redact)
-        for index in job.progress.indices {
-            job.progress[index].error = job.progress[index].error.map(redactor.redact)
-            job.progress[index].errors = job.progress[index].errors.map(redactor.redact)
+        // Runs on every progress update: read from `self` and write only what changed, so the
+        // progress array is not copied when there is nothing to scrub.
+        func scrubbed(_ text: String?) -> String? {
+            guard let text else { return nil }
+            let clean = redactor.redact(text)
+            return clean == text ? nil : clean
         }
-        for index in job.reconciliation.indices {
-            job.reconciliation[index].skipped = job.reconciliation[index].skipped.map(redactor.redact)
+        var job = self
+        if let clean = scrubbed(error) { job.error = clean }
+        for (index, resource) in progress.enumerated() {
+            if let clean = scrubbed(resource.error) { job.progress[index].error = clean }
+            for (position, problem) in resource.errors.enumerated() {
+                if let clean = scrubbed(problem) { job.progress[index].errors[position] = clean }
+            }
+        }
+        for (index, outcome) in reconciliation.enumerated() {
+            if let clean = scrubbed(outcome.skipped) { job.reconciliation[index].skipped = clean }
         }
         return job
     }

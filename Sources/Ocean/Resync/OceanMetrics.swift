@@ -13,64 +13,86 @@ public import Metrics
 /// - `ocean_webhook_queue_depth`: deliveries waiting to be applied.
 /// - `ocean_webhook_apply_latency_seconds`: from acceptance to applied.
 public struct OceanMetrics: Sendable {
-    private let factory: (any MetricsFactory)?
+    /// The series whose labels are known in advance, made once: a delivery or a job touches only
+    /// these handles. Series by kind or rejection reason are looked up when they occur.
+    private struct Handles: Sendable {
+        let factory: any MetricsFactory
+        let jobsQueued: Gauge
+        let jobsRunning: Gauge
+        let jobsFinished: [Job.Status: Counter]
+        let jobDurations: [Job.Status: Metrics.Timer]
+        let webhookOutcomes: [String: Counter]
+        let webhookQueueDepth: Gauge
+        let webhookLatency: Metrics.Timer
+    }
+
+    private static let finalStatuses: [Job.Status] = [.succeeded, .failed, .cancelled]
+    private static let webhookOutcomes = ["accepted", "ignored", "applied", "retried", "dead"]
+    private let handles: Handles?
 
     /// No metrics: every call does nothing.
     public static let none = OceanMetrics(factory: nil)
 
-    /// Metrics made by `factory`; the families that exist before anything happens are created at 0
-    /// so a scrape always shows them.
+    /// Metrics made by `factory`; every family is created at once (at 0) so a scrape always shows it.
     public init(factory: (any MetricsFactory)?) {
-        self.factory = factory
-        guard let factory else { return }
-        for status in ["succeeded", "failed", "cancelled"] {
-            counter("ocean_jobs_total", [("status", status)])?.increment(by: 0)
-            _ = Metrics.Timer(label: "ocean_job_duration_seconds", dimensions: [("status", status)], factory: factory)
+        guard let factory else {
+            handles = nil
+            return
         }
-        _ = Metrics.Timer(label: "ocean_webhook_apply_latency_seconds", factory: factory)
+        func byStatus<Handle>(_ make: (String) -> Handle) -> [Job.Status: Handle] {
+            Dictionary(uniqueKeysWithValues: Self.finalStatuses.map { ($0, make($0.rawValue)) })
+        }
+        handles = Handles(
+            factory: factory,
+            jobsQueued: Gauge(label: "ocean_jobs", dimensions: [("status", "queued")], factory: factory),
+            jobsRunning: Gauge(label: "ocean_jobs", dimensions: [("status", "running")], factory: factory),
+            jobsFinished: byStatus { Counter(label: "ocean_jobs_total", dimensions: [("status", $0)], factory: factory) },
+            jobDurations: byStatus { Metrics.Timer(label: "ocean_job_duration_seconds", dimensions: [("status", $0)], factory: factory) },
+            webhookOutcomes: Dictionary(uniqueKeysWithValues: Self.webhookOutcomes.map {
+                ($0, Counter(label: "ocean_webhook_deliveries_total", dimensions: [("outcome", $0)], factory: factory))
+            }),
+            webhookQueueDepth: Gauge(label: "ocean_webhook_queue_depth", factory: factory),
+            webhookLatency: Metrics.Timer(label: "ocean_webhook_apply_latency_seconds", factory: factory))
+        for counter in handles!.jobsFinished.values { counter.increment(by: 0) }
+        for counter in handles!.webhookOutcomes.values { counter.increment(by: 0) }
         jobsWaiting(queued: 0, running: 0)
-        for outcome in ["accepted", "ignored", "applied", "retried", "dead"] {
-            counter("ocean_webhook_deliveries_total", [("outcome", outcome)])?.increment(by: 0)
-        }
         webhookQueueDepth(0)
     }
 
     func jobsWaiting(queued: Int, running: Int) {
-        guard let factory else { return }
-        Gauge(label: "ocean_jobs", dimensions: [("status", "queued")], factory: factory).record(queued)
-        Gauge(label: "ocean_jobs", dimensions: [("status", "running")], factory: factory).record(running)
+        handles?.jobsQueued.record(queued)
+        handles?.jobsRunning.record(running)
     }
 
     func jobFinished(status: Job.Status, duration: Duration) {
-        guard let factory else { return }
-        counter("ocean_jobs_total", [("status", status.rawValue)])?.increment()
-        Metrics.Timer(label: "ocean_job_duration_seconds", dimensions: [("status", status.rawValue)], factory: factory)
-            .record(duration: duration)
+        handles?.jobsFinished[status]?.increment()
+        handles?.jobDurations[status]?.record(duration: duration)
     }
 
+    /// Counts of one batch (or one reconciliation) of `kind`.
     func records(kind: String, fetched: Int = 0, filtered: Int = 0, upserted: Int = 0, failed: Int = 0, deleted: Int = 0) {
-        guard factory != nil else { return }
+        guard let factory = handles?.factory else { return }
         for (outcome, count) in [("fetched", fetched), ("filtered", filtered), ("upserted", upserted), ("failed", failed), ("deleted", deleted)] where count > 0 {
-            counter("ocean_records_total", [("kind", kind), ("outcome", outcome)])?.increment(by: count)
+            Counter(label: "ocean_records_total", dimensions: [("kind", kind), ("outcome", outcome)], factory: factory).increment(by: count)
         }
     }
 
+    /// A delivery's outcome: one of the fixed ones, or `rejected_<reason>`.
     func webhook(_ outcome: String) {
-        counter("ocean_webhook_deliveries_total", [("outcome", outcome)])?.increment()
+        guard let handles else { return }
+        if let counter = handles.webhookOutcomes[outcome] {
+            counter.increment()
+        } else {
+            Counter(label: "ocean_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: handles.factory).increment()
+        }
     }
 
     func webhookQueueDepth(_ depth: Int) {
-        guard let factory else { return }
-        Gauge(label: "ocean_webhook_queue_depth", factory: factory).record(depth)
+        handles?.webhookQueueDepth.record(depth)
     }
 
     func webhookApplied(after latency: Duration) {
-        guard let factory else { return }
         webhook("applied")
-        Metrics.Timer(label: "ocean_webhook_apply_latency_seconds", factory: factory).record(duration: latency)
-    }
-
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter? {
-        factory.map { Counter(label: label, dimensions: dimensions, factory: $0) }
+        handles?.webhookLatency.record(duration: latency)
     }
 }
