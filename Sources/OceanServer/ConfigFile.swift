@@ -38,8 +38,6 @@ struct ConfigFile: Sendable {
                 }
             case .array where !leaf:
                 errors.append(SettingError(path, "\(key): a list is not a setting here"))
-            case .object, .array:
-                values[name] = (value.jsonText, key)
             case .string(let text):
                 switch Self.reference(in: text) {
                 case .none:
@@ -49,10 +47,8 @@ struct ConfigFile: Sendable {
                 case .unknown(let provider):
                     errors.append(SettingError(path, "\(key): \"{{ from \(provider.prefix(40)) }}\" is not known; use {{ from env NAME }}"))
                 }
-            case .bool(let flag):
-                values[name] = (flag ? "true" : "false", key)
-            case .number(let number):
-                values[name] = (number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number), key)
+            case .bool, .number, .object, .array:
+                values[name] = (value.settingText, key)
             }
         }
 

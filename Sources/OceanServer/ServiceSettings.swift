@@ -113,8 +113,9 @@ public struct ServiceSettings: Sendable {
         func read<Value>(_ body: () throws(SettingError) -> Value?) -> Value? {
             do { return try body() } catch { errors.append(error); return nil }
         }
-        func positive(_ name: String, _ value: Int?, in range: ClosedRange<Int>) -> Int? {
-            guard let value else { return nil }
+        /// A whole number within `range`, nil when unset or bad (then the problem is recorded).
+        func integer(_ name: String, in range: ClosedRange<Int>) -> Int? {
+            guard let value = read({ () throws(SettingError) in try environment.integer(name) }) else { return nil }
             guard range.contains(value) else {
                 errors.append(SettingError(environment.label(name), "must be from \(range.lowerBound) to \(range.upperBound), got \(value)"))
                 return nil
@@ -122,22 +123,22 @@ public struct ServiceSettings: Sendable {
             return value
         }
         settings.http.host = environment["APPLICATION__HOST"] ?? settings.http.host
-        if let port = positive("APPLICATION__PORT", read { () throws(SettingError) in try environment.integer("APPLICATION__PORT") }, in: 0...65535) {
+        if let port = integer("APPLICATION__PORT", in: 0...65535) {
             settings.http.port = port
         }
-        if let loops = positive("OCEAN__HTTP__EVENT_LOOPS", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__EVENT_LOOPS") }, in: 1...64) {
+        if let loops = integer("OCEAN__HTTP__EVENT_LOOPS", in: 1...64) {
             settings.http.eventLoops = loops
         }
-        if let size = positive("OCEAN__HTTP__MAX_BODY_SIZE", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__MAX_BODY_SIZE") }, in: 1...(1 << 30)) {
+        if let size = integer("OCEAN__HTTP__MAX_BODY_SIZE", in: 1...(1 << 30)) {
             settings.http.maxBodySize = size
         }
-        if let size = positive("OCEAN__HTTP__MAX_HEADERS_SIZE", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__MAX_HEADERS_SIZE") }, in: 1024...(1 << 20)) {
+        if let size = integer("OCEAN__HTTP__MAX_HEADERS_SIZE", in: 1024...(1 << 20)) {
             settings.http.maxHeadersSize = size
         }
-        if let seconds = positive("OCEAN__HTTP__TIMEOUT_SECONDS", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__TIMEOUT_SECONDS") }, in: 1...3600) {
+        if let seconds = integer("OCEAN__HTTP__TIMEOUT_SECONDS", in: 1...3600) {
             settings.http.connectionTimeoutSeconds = seconds
         }
-        if let seconds = positive("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS", read { () throws(SettingError) in try environment.integer("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS") }, in: 0...3600) {
+        if let seconds = integer("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS", in: 0...3600) {
             settings.http.shutdownGracePeriod = .seconds(seconds)
         }
         if let token = environment["OCEAN__HTTP__API_TOKEN"] {
@@ -174,9 +175,7 @@ public struct ServiceSettings: Sendable {
         if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__RESYNC_ON_START") }) {
             settings.resyncOnStart = flag
         }
-        settings.scheduledResyncInterval = positive(
-            "OCEAN__SCHEDULED_RESYNC_INTERVAL",
-            read { () throws(SettingError) in try environment.integer("OCEAN__SCHEDULED_RESYNC_INTERVAL") }, in: 0...525_600)
+        settings.scheduledResyncInterval = integer("OCEAN__SCHEDULED_RESYNC_INTERVAL", in: 0...525_600)
             .flatMap { $0 == 0 ? nil : .seconds($0 * 60) }
         if let text = environment["OCEAN__EVENT_LISTENER__TYPE"] {
             if let type = EventListenerType(rawValue: text.uppercased()) {
@@ -186,23 +185,23 @@ public struct ServiceSettings: Sendable {
                 errors.append(SettingError(environment.label("OCEAN__EVENT_LISTENER__TYPE"), "must be one of \(known), got \"\(text.prefix(40))\""))
             }
         }
-        if let value = positive("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", read { () throws(SettingError) in try environment.integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS") }, in: 1...64) {
+        if let value = integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", in: 1...64) {
             settings.maxConcurrentResources = value
         }
-        if let value = positive("OCEAN__RESYNC__MAPPING_WORKERS", read { () throws(SettingError) in try environment.integer("OCEAN__RESYNC__MAPPING_WORKERS") }, in: 1...256) {
+        if let value = integer("OCEAN__RESYNC__MAPPING_WORKERS", in: 1...256) {
             settings.mappingWorkers = value
         }
-        if let value = positive("OCEAN__JOBS__HISTORY_LIMIT", read { () throws(SettingError) in try environment.integer("OCEAN__JOBS__HISTORY_LIMIT") }, in: 1...1_000_000) {
+        if let value = integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) {
             settings.jobHistoryLimit = value
         }
         if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") }) {
             settings.allowEnvironmentInJQ = flag
         }
         settings.baseURL = environment["OCEAN__BASE_URL"]
-        if let value = positive("OCEAN__WEBHOOK__MAX_BODY_SIZE", read { () throws(SettingError) in try environment.integer("OCEAN__WEBHOOK__MAX_BODY_SIZE") }, in: 1024...(256 << 20)) {
+        if let value = integer("OCEAN__WEBHOOK__MAX_BODY_SIZE", in: 1024...(256 << 20)) {
             settings.webhookMaxBodySize = value
         }
-        if let value = positive("OCEAN__WEBHOOK__MAX_QUEUED", read { () throws(SettingError) in try environment.integer("OCEAN__WEBHOOK__MAX_QUEUED") }, in: 1...10_000_000) {
+        if let value = integer("OCEAN__WEBHOOK__MAX_QUEUED", in: 1...10_000_000) {
             settings.webhookMaxQueued = value
         }
         switch (environment["OCEAN__PORT__CLIENT_ID"], environment["OCEAN__PORT__CLIENT_SECRET"]) {
@@ -215,10 +214,10 @@ public struct ServiceSettings: Sendable {
                     errors.append(SettingError(environment.label("OCEAN__PORT__BASE_URL"), "must be an http:// or https:// URL, got \"\(url.prefix(60))\""))
                 }
             }
-            if let value = positive("OCEAN__PORT__MAX_CONCURRENT_REQUESTS", read { () throws(SettingError) in try environment.integer("OCEAN__PORT__MAX_CONCURRENT_REQUESTS") }, in: 1...256) {
+            if let value = integer("OCEAN__PORT__MAX_CONCURRENT_REQUESTS", in: 1...256) {
                 port.maxConcurrentRequests = value
             }
-            if let seconds = positive("OCEAN__PORT__TIMEOUT_SECONDS", read { () throws(SettingError) in try environment.integer("OCEAN__PORT__TIMEOUT_SECONDS") }, in: 1...600) {
+            if let seconds = integer("OCEAN__PORT__TIMEOUT_SECONDS", in: 1...600) {
                 port.timeout = .seconds(seconds)
             }
             settings.port = port

@@ -88,7 +88,7 @@ public struct IntegrationSpec: Sendable, Hashable {
                 }
                 var defaultValue: String?
                 if let given = object["default"], given != .null {
-                    let text = Self.text(of: given)
+                    let text = given.settingText
                     if let problem = Self.problem(with: text, as: valueType) {
                         errors.append(ConfigurationError(path: path + ".default", problem))
                     } else {
@@ -163,16 +163,6 @@ public struct IntegrationSpec: Sendable, Hashable {
 
     /// Every name whose value is a secret.
     public var sensitiveNames: [String] { settings.filter(\.sensitive).map(\.name) }
-
-    /// A YAML default as the text a variable would hold.
-    private static func text(of value: JSON) -> String {
-        switch value {
-        case .string(let text): text
-        case .bool(let flag): flag ? "true" : "false"
-        case .number(let number) where number == number.rounded() && abs(number) < 1e15: String(Int(number))
-        default: value.jsonText
-        }
-    }
 
     /// What is wrong with `text` as a value of `type`, nil when nothing.
     private static func problem(with text: String, as type: Setting.ValueType, sensitive: Bool = false) -> String? {

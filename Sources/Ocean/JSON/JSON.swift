@@ -57,6 +57,10 @@ public enum JSON: Sendable, Hashable {
         }
     }
 
+    /// The value as a setting (a variable) holds it: a string as is, anything else as JSON text
+    /// (`7`, `true`, `{"team":"a"}`).
+    public var settingText: String { stringValue ?? jsonText }
+
     /// Compact JSON text.
     public var jsonText: String {
         var output: [UInt8] = []
