@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libevent-dev libjq-dev libsqlite3-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test build deps test-deps bench-http bench-map bench-resync bench-port bench-webhook clean
+.PHONY: run test build deps test-deps bench-http bench-metrics bench-map bench-resync bench-port bench-webhook clean
 
 ## Install the system libraries when their headers are missing (libevent's evhttp, libjq, SQLite).
 deps:
@@ -41,6 +41,11 @@ test: test-deps
 bench-http: deps
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
 	Benchmarks/http/run.sh $(ROUNDS) $(SECONDS_PER_ROUND)
+
+## What the request metrics cost: the same server with and without OCEAN__METRICS__ENABLED.
+bench-metrics: deps
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+	Benchmarks/http/metrics-cost.sh $(ROUNDS) $(SECONDS_PER_ROUND)
 
 ## 100,000 generated records through a standard mapping: 1 and 2 workers, and per-field evaluation
 ## (Ocean's way), interleaved rounds; then 1,000,000 records for the memory check (see BENCHMARKS.md).

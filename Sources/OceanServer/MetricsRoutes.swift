@@ -7,10 +7,15 @@ public import Prometheus
 /// HTTP server, the coordinator and the webhook dispatcher.
 public struct ServiceMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    /// What the libraries are given.
-    public let factory: any MetricsFactory
+    /// What the libraries are given; nil when metrics are off (`OCEAN__METRICS__ENABLED=false`):
+    /// then nothing is counted anywhere.
+    public let factory: (any MetricsFactory)?
 
-    public init() {
+    public init(enabled: Bool = true) {
+        guard enabled else {
+            factory = nil
+            return
+        }
         var factory = PrometheusMetricsFactory(registry: registry)
         // Requests are fast (sub-millisecond); jobs take seconds to hours.
         // Few buckets: each is a comparison on every request.
@@ -32,8 +37,12 @@ public struct ServiceMetrics: Sendable {
     /// `GET /metrics`: Prometheus text (open like the health checks: no values in it are secret).
     var routes: [Route] {
         let registry = self.registry
+        let enabled = factory != nil
         return [
             Route(.get, "/metrics", handler: .immediate { _ in
+                guard enabled else {
+                    return .error(HTTPError(.notFound, "metrics are off (OCEAN__METRICS__ENABLED=false)"))
+                }
                 var headers = HTTPHeaders()
                 headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                 return HTTPResponse(status: .ok, headers: headers, body: registry.emitToBuffer())

@@ -18,7 +18,7 @@ public struct OceanApplication: Sendable {
     public let catalog: CatalogStore
     public let integration: OceanIntegration
     /// The Prometheus registry `GET /metrics` shows.
-    public let metrics = ServiceMetrics()
+    public let metrics: ServiceMetrics
     /// The routes the server serves (for comparing with `openapi.yaml`).
     public let routeTable: [(method: HTTPMethod, pattern: String)]
     private let logger: Logger
@@ -34,6 +34,7 @@ public struct OceanApplication: Sendable {
     public init(settings: ServiceSettings, integration custom: OceanIntegration? = nil, logger: Logger) throws(StartupError) {
         self.settings = settings
         self.logger = logger
+        metrics = ServiceMetrics(enabled: settings.metricsEnabled)
         guard let integration = custom ?? BuiltInIntegrations.make(type: settings.integrationType) else {
             throw StartupError("OCEAN__INTEGRATION__TYPE must be one of \(BuiltInIntegrations.types.joined(separator: ", ")), got \"\(settings.integrationType.prefix(40))\"")
         }

@@ -46,6 +46,8 @@ public struct ServiceSettings: Sendable {
     public var mappingWorkers = System.coreCount
     /// `OCEAN__JOBS__HISTORY_LIMIT` (default 1000).
     public var jobHistoryLimit = 1000
+    /// `OCEAN__METRICS__ENABLED` (default true): `GET /metrics` and the work of counting for it.
+    public var metricsEnabled = true
     /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS` (default false).
     public var allowEnvironmentInJQ = false
     /// `OCEAN__BASE_URL`: the service's public URL, for webhook registration.
@@ -194,6 +196,9 @@ public struct ServiceSettings: Sendable {
         if let value = integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) {
             settings.jobHistoryLimit = value
         }
+        if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__METRICS__ENABLED") }) {
+            settings.metricsEnabled = flag
+        }
         if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") }) {
             settings.allowEnvironmentInJQ = flag
         }
@@ -297,6 +302,7 @@ extension ServiceSettings: CustomReflectable {
             "integrationIdentifier": integrationIdentifier, "integrationConfig": integrationConfig,
             "mappingPath": mappingPath as Any, "catalogPath": catalogPath, "resyncOnStart": resyncOnStart,
             "scheduledResyncInterval": scheduledResyncInterval as Any, "eventListener": eventListener,
+            "metricsEnabled": metricsEnabled,
             "port": port.map { "clientID: \($0.clientID), clientSecret: \(SecretRedactor.mask), baseURL: \($0.baseURL)" } as Any,
         ])
     }

@@ -74,4 +74,17 @@ struct MetricsHTTPTests {
         #expect(Self.value(after, #"ocean_job_duration_seconds_count{status="cancelled"}"#) == 1)
         await service.stop()
     }
+
+    @Test("OCEAN__METRICS__ENABLED=false: nothing is counted and /metrics is 404")
+    func disabled() async throws {
+        let service = try await TestService.start(environment: ["OCEAN__METRICS__ENABLED": "false"])
+        let accepted = try await fetch(port: service.port, "POST", "/resync")
+        let id = try #require(accepted.json?["id"] as? String)
+        _ = await service.application.coordinator.waitUntilFinished(id)
+        let scrape = try await fetch(port: service.port, "GET", "/metrics")
+        #expect(scrape.status == 404)
+        #expect(scrape.text.contains("OCEAN__METRICS__ENABLED"))
+        #expect(service.application.metrics.registry.emitToString().isEmpty)
+        await service.stop()
+    }
 }
