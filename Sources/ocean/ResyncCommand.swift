@@ -17,14 +17,10 @@ struct ResyncCommand: AsyncParsableCommand {
     @Option(help: "Only this kind.")
     var kind: String?
 
-    @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
-    var mapping: String?
-
-    @OptionGroup var configuration: ConfigurationOptions
+    @OptionGroup var options: ServiceOptions
 
     func run() async throws {
-        let flags = ["OCEAN__MAPPING__PATH": mapping.map { SettingsSources.Flag("--mapping", $0) }].compactMapValues { $0 }
-        let settings = try await CommandSettings.load(flags: flags, configuration: configuration)
+        let settings = try await CommandSettings.load(options)
         let logger = OceanLogging.bootstrap(settings)
         let application = try CommandSettings.application(settings, logger: logger)
         try await Self.runOnce(application, scope: kind.map { .kind($0) } ?? .allKinds)

@@ -21,18 +21,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads sharing the port (env OCEAN__HTTP__EVENT_LOOPS; default 1).")
     var eventLoops: Int?
 
-    @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
-    var mapping: String?
-
-    @OptionGroup var configuration: ConfigurationOptions
+    @OptionGroup var options: ServiceOptions
 
     func run() async throws {
         var flags: [String: SettingsSources.Flag] = [:]
         flags["APPLICATION__HOST"] = host.map { .init("--host", $0) }
         flags["APPLICATION__PORT"] = port.map { .init("--port", String($0)) }
         flags["OCEAN__HTTP__EVENT_LOOPS"] = eventLoops.map { .init("--event-loops", String($0)) }
-        flags["OCEAN__MAPPING__PATH"] = mapping.map { .init("--mapping", $0) }
-        let settings = try await CommandSettings.load(flags: flags, configuration: configuration)
+        let settings = try await CommandSettings.load(options, flags: flags)
         let logger = OceanLogging.bootstrap(settings)
         let application = try CommandSettings.application(settings, logger: logger)
         if settings.eventListener == .once {
@@ -49,21 +45,30 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Where the settings file is (`--config`).
-struct ConfigurationOptions: ParsableArguments {
+/// The options every command that reads the service's settings takes: the settings file and the
+/// mapping.
+struct ServiceOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A config.yaml (Ocean's layout; default ./config.yaml when it exists; env OCEAN__CONFIG__PATH).",
         discussion: "Flags win over the environment, which wins over ./.env, which wins over config.yaml."))
-    var path: String?
+    var configPath: String?
+
+    @Option(help: "A mapping file replacing the integration's default (env OCEAN__MAPPING__PATH).")
+    var mapping: String?
+
+    /// The settings these options set, as flags.
+    var flags: [String: SettingsSources.Flag] {
+        mapping.map { ["OCEAN__MAPPING__PATH": .init("--mapping", $0)] } ?? [:]
+    }
 }
 
 /// Settings and start-up shared by the commands that run the service.
 enum CommandSettings {
     /// Every setting from flags, the environment, `.env` and `config.yaml`; every problem printed,
     /// exit status 2.
-    static func load(flags: [String: SettingsSources.Flag] = [:], configuration: ConfigurationOptions) async throws -> ServiceSettings {
+    static func load(_ options: ServiceOptions, flags: [String: SettingsSources.Flag] = [:]) async throws -> ServiceSettings {
         do {
-            let sources = try await SettingsSources.load(flags: flags, configFile: configuration.path)
+            let sources = try await SettingsSources.load(flags: flags.merging(options.flags) { $1 }, configFile: options.configPath)
             return try ServiceSettings.load(from: sources)
         } catch {
             throw fail(error.errors.map(\.description).joined(separator: "\nerror: "))

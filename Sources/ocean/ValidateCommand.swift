@@ -15,16 +15,13 @@ struct ValidateCommand: AsyncParsableCommand {
             OCEAN__MAPPING__PATH, else the integration's default.
             """)
 
-    @Option(help: "The port app config (YAML or JSON) to check instead of the configured one.")
-    var mapping: String?
-
-    @OptionGroup var configuration: ConfigurationOptions
+    @OptionGroup var options: ServiceOptions
 
     func run() async throws {
         var problems = 0
         var settings: ServiceSettings?
         do {
-            let sources = try await SettingsSources.load(configFile: configuration.path)
+            let sources = try await SettingsSources.load(flags: options.flags, configFile: options.configPath)
             settings = try ServiceSettings.load(from: sources)
         } catch {
             for problem in error.errors { StandardError.print("error: \(problem)") }
@@ -40,7 +37,7 @@ struct ValidateCommand: AsyncParsableCommand {
         // The mapping checked: the one given, else the configured one, else the integration's
         // default (unknown when the settings are broken: then only a given one is checked).
         var mappingToCheck: (origin: String, load: () -> (plan: MappingPlan, issues: [MappingIssue])?)?
-        if let path = mapping ?? settings?.mappingPath {
+        if let path = options.mapping ?? settings?.mappingPath {
             mappingToCheck = (path, { MappingFile.load(path, allowEnvironment: allowEnvironment) })
         } else if let settings {
             guard let text = BuiltInIntegrations.make(type: settings.integrationType)?.defaultMapping else {

@@ -5,7 +5,7 @@ import TestSupport
 /// deploy/: the YAML lints, and every setting the files give is one the binary reads.
 @Suite("Deployment files")
 struct DeployFilesTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = OpenAPISpecTests.repositoryRoot
     static let deploy = root.appendingPathComponent("deploy")
 
     static func files(under folder: URL) -> [URL] {
@@ -13,20 +13,26 @@ struct DeployFilesTests {
         return (enumerator?.allObjects as? [URL] ?? []).filter { !$0.hasDirectoryPath }
     }
 
-    @Test("the plain YAML files lint (yamllint, installed by make test)")
-    func lint() throws {
+    /// Runs a tool to completion: its exit status and everything it printed.
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let targets = ["kubernetes", "docker-compose.yaml", "helm/swift-ocean/Chart.yaml", "helm/swift-ocean/values.yaml"]
-            .map { Self.deploy.appendingPathComponent($0).path }
-        process.arguments = ["python3", "-m", "yamllint", "-c", Self.deploy.appendingPathComponent(".yamllint").path] + targets
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         try process.run()
         let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "yamllint: \(text)")
+        return (process.terminationStatus, text)
+    }
+
+    @Test("the plain YAML files lint (yamllint, installed by make test)")
+    func lint() throws {
+        let targets = ["kubernetes", "docker-compose.yaml", "helm/swift-ocean/Chart.yaml", "helm/swift-ocean/values.yaml"]
+            .map { Self.deploy.appendingPathComponent($0).path }
+        let lint = try Self.run("/usr/bin/env", ["python3", "-m", "yamllint", "-c", Self.deploy.appendingPathComponent(".yamllint").path] + targets)
+        #expect(lint.status == 0, "yamllint: \(lint.output)")
     }
 
     @Test("every OCEAN__/APPLICATION__ variable the deploy files set is read by the binary")
@@ -78,18 +84,10 @@ extension DeployFilesTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-kustomize-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: Self.deploy.appendingPathComponent("kubernetes"), to: folder)
         try FileManager.default.copyItem(at: folder.appendingPathComponent("secret.env.example"), to: folder.appendingPathComponent("secret.env"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.kubectl!)
-        process.arguments = ["kustomize", folder.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "kubectl kustomize: \(text)")
+        let built = try Self.run(Self.kubectl!, ["kustomize", folder.path])
+        #expect(built.status == 0, "kubectl kustomize: \(built.output)")
         for kind in ["kind: Deployment", "kind: Service", "kind: Secret"] {
-            #expect(text.contains(kind), "\(kind) missing from:\n\(text)")
+            #expect(built.output.contains(kind), "\(kind) missing from:\n\(built.output)")
         }
     }
 }
