@@ -3,6 +3,9 @@
 
 // These system headers must come before any event2/ header: event-config.h defines _GNU_SOURCE,
 // and a clean build then sees two different definitions of fd_set (NOTES.md).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <sys/types.h>
 #include <sys/time.h>
 #include <sys/select.h>
@@ -21,6 +24,9 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <event2/bufferevent.h>
+#include <fcntl.h>
+#include <malloc.h>
 
 // Function-like macros and variadics do not import into Swift: small inline shims instead.
 
@@ -57,6 +63,12 @@ static inline struct event *swift_ocean_timer_new(struct event_base *base,
     return event_new(base, -1, 0, callback, arg);
 }
 
+/// A persistent timer event (re-armed by libevent after each run, at the interval `event_add` got).
+static inline struct event *swift_ocean_periodic_new(struct event_base *base,
+                                                     event_callback_fn callback, void *arg) {
+    return event_new(base, -1, EV_PERSIST, callback, arg);
+}
+
 static inline int swift_ocean_timer_add_ms(struct event *ev, long milliseconds) {
     struct timeval tv;
     tv.tv_sec = milliseconds / 1000;
@@ -71,6 +83,17 @@ static inline struct evkeyval *swift_ocean_headers_first(struct evkeyvalq *heade
 
 static inline struct evkeyval *swift_ocean_headers_next(struct evkeyval *header) {
     return header->next.tqe_next;
+}
+
+/// Points descriptor `target` at what `source` refers to, close-on-exec (dup3 needs _GNU_SOURCE,
+/// which Swift's Glibc module does not see).
+static inline int swift_ocean_redirect_descriptor(int source, int target) {
+    return dup3(source, target, O_CLOEXEC);
+}
+
+/// Returns the C heap's free pages to the system (after a burst of large request bodies).
+static inline void swift_ocean_release_free_memory(void) {
+    malloc_trim(0);
 }
 
 /// Ignores SIGPIPE: a client that closes early must not kill the process.

@@ -18,6 +18,8 @@ struct ServerContext: Sendable {
     let connectionBodyLimit: Int
     /// Where request counts and durations go; nil for none.
     let metrics: (any MetricsFactory)?
+    /// The body bytes all loops may hold at once.
+    let bodyBudget: BodyBudget
 }
 
 /// One event-loop thread with its own `event_base` and `evhttp`.

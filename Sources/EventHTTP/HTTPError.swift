@@ -17,6 +17,12 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
             case internalError = "internal_error"
             case unavailable = "unavailable"
             case shuttingDown = "shutting_down"
+            case requestTimeout = "request_timeout"
+            case uriTooLong = "uri_too_long"
+            case headersTooLarge = "headers_too_large"
+            case expectationFailed = "expectation_failed"
+            case notImplemented = "not_implemented"
+            case versionNotSupported = "version_not_supported"
         }
 
         private let kind: Kind
@@ -36,6 +42,12 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
             case .unsupportedMediaType: .unsupportedMediaType
             case .internalError: .internalServerError
             case .unavailable, .shuttingDown: .serviceUnavailable
+            case .requestTimeout: .requestTimeout
+            case .uriTooLong: .uriTooLong
+            case .headersTooLarge: .headersTooLarge
+            case .expectationFailed: .expectationFailed
+            case .notImplemented: .notImplemented
+            case .versionNotSupported: .versionNotSupported
             }
         }
 
@@ -59,6 +71,18 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
         public static let unavailable = Code(kind: .unavailable)
         /// The service is stopping and did not finish the request in time.
         public static let shuttingDown = Code(kind: .shuttingDown)
+        /// The request's head or body did not arrive within the server's deadline.
+        public static let requestTimeout = Code(kind: .requestTimeout)
+        /// The request target is longer than the server reads.
+        public static let uriTooLong = Code(kind: .uriTooLong)
+        /// The header block is larger than the server reads.
+        public static let headersTooLarge = Code(kind: .headersTooLarge)
+        /// An `Expect` the server does not meet.
+        public static let expectationFailed = Code(kind: .expectationFailed)
+        /// A method or transfer coding the server does not implement.
+        public static let notImplemented = Code(kind: .notImplemented)
+        /// An HTTP version other than 1.0 and 1.1.
+        public static let versionNotSupported = Code(kind: .versionNotSupported)
     }
 
     public let code: Code

@@ -46,6 +46,19 @@ public struct HTTPRequest: Sendable {
         return values
     }
 
+    /// Whether every name and value of `query` percent-decodes to UTF-8 (the server refuses a query
+    /// that does not with 400, so a filter is never silently dropped).
+    static func isWellFormedQuery(_ query: String) -> Bool {
+        guard query.utf8.contains(where: { $0 == UInt8(ascii: "%") }) else { return true }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            for part in pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            where PercentDecoding.decode(part, plusIsSpace: true) == nil {
+                return false
+            }
+        }
+        return true
+    }
+
     /// The first decoded value of the query parameter `name`, if any.
     public func queryValue(_ name: String) -> String? {
         queryValues(name).first

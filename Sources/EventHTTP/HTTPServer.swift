@@ -64,7 +64,8 @@ public final class HTTPServer: Sendable {
         LibeventRuntime.prepare()
         let context = ServerContext(
             configuration: configuration, router: router, logger: logger,
-            connectionBodyLimit: router.largestBodySize(default: configuration.maxBodySize), metrics: metrics)
+            connectionBodyLimit: router.largestBodySize(default: configuration.maxBodySize), metrics: metrics,
+            bodyBudget: BodyBudget(limit: configuration.maxBufferedBodyBytes))
         var loops: [EventLoop] = []
         var port = configuration.port
         do {

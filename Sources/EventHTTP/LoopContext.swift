@@ -13,9 +13,9 @@ final class LoopContext {
     let loop: EventLoop
     let base: OpaquePointer
     let boundPort: Int
-    private let http: OpaquePointer
+    let http: OpaquePointer
     private var boundSockets: [OpaquePointer] = []
-    private let server: ServerContext
+    let server: ServerContext
     private let owner = pthread_self()
 
     /// Requests whose handler runs as a task, by request number, until their reply is sent.
@@ -30,6 +30,31 @@ final class LoopContext {
 
     private let observer: RequestObserver
 
+    // Connections (LoopContext+Connections.swift).
+    /// Every open client connection's guard, by its filter bufferevent.
+    var guards: [OpaquePointer: ConnectionGuard] = [:]
+    /// Guards with a deadline running (a head or body being read).
+    var watched: [ObjectIdentifier: ConnectionGuard] = [:]
+    let router: Router
+    let bodyBudget: BodyBudget
+    let maxHeadLength: Int
+    let maxTargetLength: Int
+    let maxHeadersSize: Int
+    /// Deadlines in nanoseconds.
+    let headerTimeout: UInt64
+    let bodyTimeout: UInt64
+    /// This loop's share of the server's connection limit.
+    let maxConnections: Int
+    var listeners: [OpaquePointer] = []
+    /// Sockets of closed connections still writing their last reply.
+    var lingering: Set<OpaquePointer> = []
+    var sweepTimer: OpaquePointer?
+    var acceptPause: OpaquePointer?
+    var acceptFailures = AcceptFailureLog()
+    /// A descriptor kept open to be given up when accept fails for want of descriptors (so one
+    /// waiting client can be accepted and closed instead of waiting in the backlog).
+    var spareDescriptor: Int32 = -1
+
     private struct PendingRequest {
         let request: LoopBound<OpaquePointer>
         let requestID: String
@@ -39,6 +64,15 @@ final class LoopContext {
     init(loop: EventLoop, port: Int, server: ServerContext) throws(HTTPServerError) {
         self.loop = loop
         self.server = server
+        router = server.router
+        bodyBudget = server.bodyBudget
+        let configuration = server.configuration
+        maxTargetLength = configuration.maxTargetLength
+        maxHeadersSize = configuration.maxHeadersSize
+        maxHeadLength = configuration.maxHeadersSize + configuration.maxTargetLength + 32
+        headerTimeout = LoopContext.nanoseconds(configuration.headerTimeout)
+        bodyTimeout = LoopContext.nanoseconds(configuration.bodyTimeout)
+        maxConnections = max(1, configuration.effectiveMaxConnections / configuration.eventLoops)
         requestIDPrefix = LoopContext.makeRequestIDPrefix(loopIndex: loop.index)
         observer = RequestObserver(factory: server.metrics, logger: server.logger, routeCount: server.router.count)
         guard let base = event_base_new() else { throw .libeventFailed("event_base_new failed") }
@@ -48,9 +82,9 @@ final class LoopContext {
         }
         self.base = base
         self.http = http
-        let configuration = server.configuration
+        // Backstops: the connection guard enforces the real limits before evhttp reads anything.
         evhttp_set_max_body_size(http, Int(server.connectionBodyLimit))
-        evhttp_set_max_headers_size(http, Int(configuration.maxHeadersSize))
+        evhttp_set_max_headers_size(http, Int(maxHeadLength + 1024))
         evhttp_set_timeout(http, Int32(configuration.connectionTimeoutSeconds))
         // Every method evhttp knows: the router, not evhttp, decides between 404, 405 and a handler.
         let allMethods = [EVHTTP_REQ_GET, EVHTTP_REQ_POST, EVHTTP_REQ_HEAD, EVHTTP_REQ_PUT, EVHTTP_REQ_DELETE,
@@ -63,6 +97,7 @@ final class LoopContext {
             let bound = try LoopContext.bind(http: http, base: base, port: port, configuration: configuration)
             boundPort = bound.port
             boundSockets = [bound.socket]
+            listeners = [bound.listener]
         } catch {
             evhttp_free(http)
             event_base_free(base)
@@ -73,6 +108,7 @@ final class LoopContext {
             let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
             context.handle(request!)
         }, Unmanaged.passUnretained(self).toOpaque())
+        startGuardingConnections()
     }
 
     /// Frees evhttp (closing every connection) and the base. Pending requests are answered first.
@@ -84,7 +120,9 @@ final class LoopContext {
             drainWaiter = nil
             waiter.continuation.resume(returning: unfinishedByConnection.isEmpty)
         }
+        stopGuardingConnections()
         evhttp_free(http)
+        closeLingeringSockets()
         event_base_free(base)
     }
 
@@ -92,7 +130,7 @@ final class LoopContext {
 
     private static func bind(
         http: OpaquePointer, base: OpaquePointer, port: Int, configuration: HTTPServerConfiguration
-    ) throws(HTTPServerError) -> (port: Int, socket: OpaquePointer) {
+    ) throws(HTTPServerError) -> (port: Int, socket: OpaquePointer, listener: OpaquePointer) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -131,7 +169,7 @@ final class LoopContext {
                 pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
             }
         }
-        return (boundPort, bound)
+        return (boundPort, bound, listener)
     }
 
     // MARK: Requests
@@ -144,16 +182,27 @@ final class LoopContext {
         let start = RequestObserver.now()
         let headers = readHeaders(request)
         let requestID = requestID(from: headers, number: number)
-        let uri = evhttp_request_get_evhttp_uri(request)
-        var path = evhttp_uri_get_path(uri).map { String(cString: $0) } ?? "/"
-        if path.isEmpty { path = "/" }
+        // Routed on the target as sent (the guard checked it is origin-form): evhttp's parsed URI
+        // would make "//x/route" the authority "x" and the path "/route".
+        let target = evhttp_request_get_uri(request).map { String(cString: $0) } ?? "/"
+        let questionMark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = questionMark.map { String(target[..<$0]) } ?? target
+        let query = questionMark.map { String(target[target.index(after: $0)...]) }
         let method = HTTPMethod(evhttp_request_get_command(request))
         var started = RequestObserver.Started(method: method, routeIndex: nil, route: "unmatched", path: path, startNanoseconds: start)
-        guard let method else {
-            send(.error(HTTPError(.methodNotAllowed, "this method is not supported")), to: request, requestID: requestID, started: started)
+        if let refusal = guardOf(request)?.nextRequestRouted() {
+            send(.error(refusal), to: request, requestID: requestID, started: started, closing: true)
             return
         }
-        let query = evhttp_uri_get_query(uri).map { String(cString: $0) }
+        guard let method else {
+            send(.error(HTTPError(.notImplemented, "this method is not implemented")), to: request, requestID: requestID, started: started)
+            return
+        }
+        if let query, !HTTPRequest.isWellFormedQuery(query) {
+            send(.error(HTTPError(.badRequest, "the query has a malformed percent-encoding")), to: request,
+                 requestID: requestID, started: started)
+            return
+        }
 
         switch server.router.match(method, path: path) {
         case .notFound:
@@ -219,8 +268,11 @@ final class LoopContext {
         checkDrained()
     }
 
-    private func send(_ response: HTTPResponse, to request: OpaquePointer, requestID: String, started: RequestObserver.Started) {
+    private func send(
+        _ response: HTTPResponse, to request: OpaquePointer, requestID: String, started: RequestObserver.Started, closing: Bool = false
+    ) {
         observer.answered(started, status: response.status.code, requestID: requestID)
+        let connectionGuard = guardOf(request)
         // Explicit `withCString`: the implicit String-to-pointer conversion copies small strings to
         // the heap, which was a measurable share of a health check's cost.
         let output = evhttp_request_get_output_headers(request)
@@ -229,13 +281,24 @@ final class LoopContext {
             _ = field.name.withCString { name in field.value.withCString { value in evhttp_add_header(output, name, value) } }
         }
         _ = requestID.withCString { evhttp_add_header(output, "X-Request-ID", $0) }
-        if draining { evhttp_add_header(output, "Connection", "close") }
-        if !response.body.isEmpty {
+        if draining || closing || connectionGuard?.closeAfterReply == true {
+            evhttp_add_header(output, "Connection", "close")
+        }
+        if evhttp_request_get_command(request) == EVHTTP_REQ_HEAD {
+            // The headers GET would send, Content-Length included, and no body (libevent 2.1 would
+            // send the body it is given, and no Content-Length).
+            _ = String(response.body.count).withCString { evhttp_add_header(output, "Content-Length", $0) }
+        } else if !response.body.isEmpty {
             response.body.withUnsafeBytes { bytes in
                 _ = evbuffer_add(evhttp_request_get_output_buffer(request), bytes.baseAddress, bytes.count)
             }
         }
         response.status.reasonPhrase.withCString { evhttp_send_reply(request, Int32(response.status.code), $0, nil) }
+        // evhttp queued the reply on the connection's filter before enabling its writes, and a filter
+        // passes queued output on only when more is added: pass it on now.
+        if let filter = connectionGuard?.filter {
+            bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
+        }
     }
 
     private func readHeaders(_ request: OpaquePointer) -> HTTPHeaders {
@@ -274,12 +337,16 @@ final class LoopContext {
         evhttp_request_set_on_complete_cb(request, { request, argument in
             let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
             if let connection = evhttp_request_get_connection(request) {
+                if let bufferevent = evhttp_connection_get_bufferevent(connection) {
+                    context.guards[bufferevent]?.replyWritten()
+                }
                 context.finished(connection)
             }
         }, argument)
         // The connection closed (client gone, timeout, write error) before the reply was written.
         evhttp_connection_set_closecb(connection, { connection, argument in
             let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
+            context.connectionClosing(connection!)
             context.finished(connection!)
         }, argument)
     }
@@ -337,9 +404,11 @@ final class LoopContext {
         event_base_loopbreak(base)
     }
 
-    private var isDrained: Bool { pending.isEmpty && unfinishedByConnection.isEmpty }
+    var isDraining: Bool { draining }
 
-    private func checkDrained() {
+    private var isDrained: Bool { pending.isEmpty && unfinishedByConnection.isEmpty && lingering.isEmpty }
+
+    func checkDrained() {
         if draining, drainWaiter != nil, isDrained {
             resumeDrainWaiter(drained: true)
         }

@@ -15,7 +15,8 @@ public enum RouteHandler: Sendable {
 public struct Route: Sendable {
     public let method: HTTPMethod
     public let pattern: String
-    /// The largest body this route reads; `nil` uses the server's default.
+    /// The largest body this route reads; `nil`: the server's default for POST, PUT and PATCH, and
+    /// no body (0) for the other methods. A body over it is refused before it is read.
     public let maxBodySize: Int?
     public let handler: RouteHandler
     /// The route's position in its router (set by `Router`): loops keep per-route state in arrays.
@@ -26,6 +27,18 @@ public struct Route: Sendable {
         self.pattern = pattern
         self.maxBodySize = maxBodySize
         self.handler = handler
+    }
+}
+
+extension Route {
+    /// The body limit in force: the route's own, else the server's default for methods that carry
+    /// content, else none.
+    func bodyLimit(default defaultSize: Int) -> Int {
+        if let maxBodySize { return maxBodySize }
+        switch method {
+        case .post, .put, .patch: return defaultSize
+        case .get, .head, .delete, .options, .trace, .connect: return 0
+        }
     }
 }
 
@@ -86,11 +99,22 @@ public struct Router: Sendable {
 
     /// The largest body size any route accepts (the server's connection-level cap).
     func largestBodySize(default defaultSize: Int) -> Int {
-        compiled.reduce(defaultSize) { max($0, $1.route.maxBodySize ?? defaultSize) }
+        compiled.reduce(0) { max($0, $1.route.bodyLimit(default: defaultSize)) }
+    }
+
+    /// The methods some route serves at `path` (HEAD wherever GET is); empty when none does.
+    /// For answering a method the server does not know: rare, so plainly done.
+    func allowedMethods(path: String) -> [HTTPMethod] {
+        var allowed = Set<HTTPMethod>()
+        for method in HTTPMethod.allCases where method != .head {
+            if case .found(let route, _) = match(method, path: path), route.method == method { allowed.insert(method) }
+        }
+        if allowed.contains(.get) { allowed.insert(.head) }
+        return allowed.sorted()
     }
 
     func match(_ method: HTTPMethod, path: String) -> Match {
-        // HEAD is answered by GET routes (evhttp leaves the body out).
+        // HEAD is answered by GET routes (the loop leaves the body out).
         let lookup: HTTPMethod = method == .head ? .get : method
         for literal in literalRoutes where literal.path == path && (literal.method == lookup || literal.method == method) {
             return .found(literal.route, parameters: [:])

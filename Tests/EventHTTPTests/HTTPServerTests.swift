@@ -161,7 +161,6 @@ struct HTTPServerTests {
     @Test("malformed requests get 400 and the server keeps serving", arguments: [
         "GARBAGE\r\n\r\n",
         "GET /ping HTTP/1.1 extra\r\n\r\n",
-        "GET /ping HTTP/9.9\r\nHost: x\r\n\r\n",
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
         "GET /ping HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n",
@@ -178,11 +177,12 @@ struct HTTPServerTests {
         }
     }
 
-    @Test("oversized headers get 400 and the server keeps serving")
+    @Test("oversized headers get 431 and the server keeps serving")
     func oversizedHeaders() async throws {
         try await withServer(TestRoutes.all, configure: { $0.maxHeadersSize = 4096 }) { _, port in
             let response = try await fetch(port: port, "GET", "/ping", headers: [("X-Padding", String(repeating: "p", count: 8192))])
-            #expect(response.status == 400)
+            #expect(response.status == 431)
+            #expect(response.errorCode == "headers_too_large")
             #expect(try await fetch(port: port, "GET", "/ping").status == 200)
         }
     }

@@ -1,0 +1,338 @@
+import CLibevent
+
+/// Stands between one client connection and evhttp: every byte the client sends passes through
+/// here first (a libevent filter bufferevent), and evhttp is handed only whole requests that passed
+/// the checks.
+///
+/// What it enforces, before evhttp buffers or parses anything:
+/// - the request head is read strictly (`RequestHead`: no smuggling, no `//authority` paths);
+/// - a body over its route's limit is refused as soon as `Content-Length` (or the chunked total)
+///   says so, a route that takes no body refuses one, and a request for no route does not get its
+///   body read;
+/// - body bytes held for requests not yet answered count against the server-wide `BodyBudget`;
+/// - the head must arrive within the header deadline and the body within the body deadline,
+///   however slowly it trickles (evhttp's own timeout restarts at every byte).
+///
+/// A refused request is answered in order: evhttp is handed a placeholder request, and when the
+/// loop routes it, the refusal (`rejection`) is sent instead, with `Connection: close`. Bytes after a
+/// refusal are read and dropped until evhttp closes the connection.
+///
+/// Lives on its loop thread only, like everything evhttp touches.
+final class ConnectionGuard {
+    private enum State {
+        /// Waiting for (the rest of) a request head; `scanned` bytes already searched for its end.
+        case head(scanned: Int)
+        /// Holding a body until `remaining` more bytes arrive.
+        case body(remaining: Int)
+        case chunked(ChunkedBodyReader)
+        /// A request was refused: everything after it is dropped.
+        case refused
+    }
+
+    /// The filter bufferevent evhttp reads from (the key the loop finds this guard by).
+    var filter: OpaquePointer?
+    /// The socket's own bufferevent, under the filter.
+    var socket: OpaquePointer?
+    /// The socket writes out its last reply after evhttp closed the connection.
+    var lingers = false
+    unowned let loop: LoopContext
+    private var state = State.head(scanned: 0)
+    /// The request being held until it is whole: its head, then its body.
+    private let held: OpaquePointer
+    /// Budget bytes reserved by the request being held.
+    private var heldReservation = 0
+    /// The limit of the held request's route.
+    private var heldLimit = 0
+    /// Requests handed to evhttp and not yet routed by the loop.
+    private(set) var handedOver = 0
+    /// Requests handed to evhttp whose reply has not been written yet, with their reservations.
+    private var unanswered: [Int] = []
+    /// The refusal to send when the loop routes the placeholder request.
+    private(set) var rejection: HTTPError?
+    /// When the current request's deadline passes (monotonic nanoseconds); nil while none is due.
+    private(set) var deadline: UInt64?
+    /// When this connection last started a request or was opened (for choosing whom to evict).
+    private(set) var lastActive: UInt64
+    /// Close once the reply in progress is written (a deadline passed while a handler ran).
+    private(set) var closeAfterReply = false
+
+    init(loop: LoopContext, now: UInt64) {
+
+        self.loop = loop
+        held = evbuffer_new()
+        lastActive = now
+    }
+
+    deinit {
+        evbuffer_free(held)
+    }
+
+    /// The connection went away: give back whatever it still held.
+    func released() {
+        loop.bodyBudget.release(heldReservation + unanswered.reduce(0, +))
+        heldReservation = 0
+        unanswered.removeAll()
+        evbuffer_drain(held, evbuffer_get_length(held))
+    }
+
+    /// Whether evhttp or a handler is working on a request of this connection.
+    var isBusy: Bool { !unanswered.isEmpty }
+
+    /// Refuses new work at once (too many connections): the first request gets `error`.
+    func refuseEverything(_ error: HTTPError, now: UInt64) {
+        deadline = now + 1_000_000_000
+        rejection = error
+        state = .refused
+    }
+
+    // MARK: Bytes in
+
+    /// The input filter: moves whole, checked requests from `source` (the socket) to `destination`
+    /// (what evhttp reads). Returns whether anything reached evhttp.
+    func pass(from source: OpaquePointer, to destination: OpaquePointer, now: UInt64) -> Bool {
+        var handed = false
+        loop: while evbuffer_get_length(source) > 0 {
+            switch state {
+            case .refused:
+                if rejection != nil && handedOver == 0 && unanswered.isEmpty && !placeholderSent {
+                    handPlaceholder(to: destination)
+                    handed = true
+                }
+                evbuffer_drain(source, evbuffer_get_length(source))
+                break loop
+            case .head(let scanned):
+                if scanned == 0 && evbuffer_get_length(held) == 0 {
+                    skipLeadingEmptyLines(source)
+                    guard evbuffer_get_length(source) > 0 else { break loop }
+                    lastActive = now
+                    if deadline == nil { watch(until: now + loop.headerTimeout) }
+                }
+                let available = evbuffer_get_length(source)
+                let window = min(available, loop.maxHeadLength + 1)
+                guard let start = evbuffer_pullup(source, window) else { break loop }
+                let bytes = UnsafeRawBufferPointer(start: start, count: window)
+                guard let end = RequestHead.endOfHead(in: bytes, from: scanned - 2) else {
+                    if window > loop.maxHeadLength {
+                        refuse(HTTPError(.headersTooLarge, "the request head is larger than \(loop.maxHeadLength) bytes"),
+                               destination: destination)
+                        handed = true
+                        continue loop
+                    }
+                    state = .head(scanned: window)
+                    break loop
+                }
+                switch RequestHead.parse(UnsafeRawBufferPointer(rebasing: bytes[..<end]), maxTargetLength: loop.maxTargetLength,
+                                         maxHeadersSize: loop.maxHeadersSize) {
+                case .failure(let error):
+                    refuse(error, destination: destination)
+                    handed = true
+                    continue loop
+                case .success(let head):
+                    if let error = admit(head) {
+                        refuse(error, destination: destination)
+                        handed = true
+                        continue loop
+                    }
+                    evbuffer_remove_buffer(source, held, end)
+                    switch head.body {
+                    case .none:
+                        handOver(to: destination)
+                        handed = true
+                    case .length(let length):
+                        if head.expectsContinue { sendContinue() }
+                        state = .body(remaining: length)
+                        watch(until: now + loop.bodyTimeout)
+                    case .chunked:
+                        if head.expectsContinue { sendContinue() }
+                        state = .chunked(ChunkedBodyReader())
+                        watch(until: now + loop.bodyTimeout)
+                    }
+                }
+            case .body(let remaining):
+                let taken = min(remaining, evbuffer_get_length(source))
+                evbuffer_remove_buffer(source, held, taken)
+                if taken == remaining {
+                    handOver(to: destination)
+                    handed = true
+                } else {
+                    state = .body(remaining: remaining - taken)
+                }
+            case .chunked(var reader):
+                switch readChunks(from: source, with: &reader) {
+                case .failure(let error):
+                    refuse(error, destination: destination)
+                    handed = true
+                case .success:
+                    if reader.isDone {
+                        handOver(to: destination)
+                        handed = true
+                    } else {
+                        state = .chunked(reader)
+                    }
+                }
+            }
+        }
+        return handed
+    }
+
+    /// Checks a parsed head against the routes, the limits and the budget; the refusal, if any.
+    private func admit(_ head: RequestHead) -> HTTPError? {
+        guard let method = head.method else {
+            let allowed = loop.router.allowedMethods(path: String(head.path))
+            if allowed.isEmpty {
+                return HTTPError(.notImplemented, "the method \(head.methodToken.prefix(32)) is not implemented")
+            }
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            return HTTPError(.methodNotAllowed, "\(head.methodToken.prefix(32)) is not allowed here; allowed: \(allow)",
+                             headers: ["Allow": allow])
+        }
+        let declared: Int
+        switch head.body {
+        case .none: return nil
+        case .length(let length): declared = length
+        case .chunked: declared = 0
+        }
+        // Only requests with a body are routed here: the loop routes every request anyway.
+        switch loop.router.match(method, path: String(head.path)) {
+        case .notFound:
+            return HTTPError(.notFound, "no route for \(method.rawValue) \(head.path.prefix(200))")
+        case .badPath:
+            return HTTPError(.badRequest, "the path has a malformed percent-encoding")
+        case .methodNotAllowed(let allowed):
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            return HTTPError(.methodNotAllowed, "\(method.rawValue) is not allowed here; allowed: \(allow)", headers: ["Allow": allow])
+        case .found(let route, _):
+            heldLimit = loop.bodyLimit(of: route)
+        }
+        if declared > heldLimit { return tooLarge(declared) }
+        if declared > 0 {
+            guard loop.bodyBudget.reserve(declared) else { return budgetExhausted() }
+            heldReservation = declared
+        }
+        return nil
+    }
+
+    private func tooLarge(_ size: Int) -> HTTPError {
+        if heldLimit == 0 { return HTTPError(.payloadTooLarge, "this route takes no request body") }
+        return HTTPError(.payloadTooLarge, "the body is \(size) bytes; this route accepts at most \(heldLimit)")
+    }
+
+    private func budgetExhausted() -> HTTPError {
+        HTTPError(.unavailable, "the server is holding as many request bodies as it may; retry shortly",
+                  headers: ["Retry-After": "1"])
+    }
+
+    /// Feeds the chunked body's framing to `reader`, moving what belongs to the body into `held`
+    /// and reserving its data bytes as they arrive.
+    private func readChunks(from source: OpaquePointer, with reader: inout ChunkedBodyReader) -> Result<Void, HTTPError> {
+        while evbuffer_get_length(source) > 0 && !reader.isDone {
+            var segments = [iovec](repeating: iovec(), count: 8)
+            let count = Int(evbuffer_peek(source, -1, nil, &segments, 8))
+            var consumed = 0
+            for segment in segments.prefix(min(count, 8)) where !reader.isDone {
+                let before = reader.dataLength
+                switch reader.consume(UnsafeRawBufferPointer(start: segment.iov_base, count: segment.iov_len)) {
+                case .failure(let error):
+                    return .failure(error)
+                case .success(let taken):
+                    consumed += taken
+                    let added = reader.dataLength - before
+                    if reader.dataLength > heldLimit { return .failure(tooLarge(reader.dataLength)) }
+                    if added > 0 {
+                        guard loop.bodyBudget.reserve(added) else { return .failure(budgetExhausted()) }
+                        heldReservation += added
+                    }
+                    if taken < segment.iov_len { break }
+                }
+            }
+            guard consumed > 0 else { break }
+            evbuffer_remove_buffer(source, held, consumed)
+        }
+        return .success(())
+    }
+
+    private func skipLeadingEmptyLines(_ source: OpaquePointer) {
+        while evbuffer_get_length(source) > 0, let first = evbuffer_pullup(source, 1) {
+            let byte = first.pointee
+            guard byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") else { return }
+            evbuffer_drain(source, 1)
+        }
+    }
+
+    /// The held request is whole and checked: evhttp may have it.
+    private func handOver(to destination: OpaquePointer) {
+        evbuffer_add_buffer(destination, held)
+        handedOver += 1
+        unanswered.append(heldReservation)
+        heldReservation = 0
+        state = .head(scanned: 0)
+        deadline = nil
+        loop.unwatch(self)
+    }
+
+    private var placeholderSent = false
+
+    /// Refuses the request being read: evhttp gets a placeholder in its place, after the requests
+    /// it already has, so the refusal is answered in order.
+    private func refuse(_ error: HTTPError, destination: OpaquePointer) {
+        loop.bodyBudget.release(heldReservation)
+        heldReservation = 0
+        evbuffer_drain(held, evbuffer_get_length(held))
+        rejection = error
+        state = .refused
+        deadline = nil
+        loop.unwatch(self)
+        handPlaceholder(to: destination)
+    }
+
+    private func handPlaceholder(to destination: OpaquePointer) {
+        guard !placeholderSent else { return }
+        placeholderSent = true
+        _ = ConnectionGuard.placeholder.withUnsafeBytes { evbuffer_add(destination, $0.baseAddress, $0.count) }
+        handedOver += 1
+        unanswered.append(0)
+    }
+
+    /// What evhttp parses in place of a refused request: nothing a client sends reaches a handler
+    /// this way, because the loop answers the refusal instead of routing it.
+    private static let placeholder = Array("GET / HTTP/1.1\r\nHost: refused\r\n\r\n".utf8)
+
+    /// `100 Continue`, written straight to the socket: only when no earlier reply is due on this
+    /// connection (else the client sends its body after its own wait, as RFC 9110 lets it).
+    private func sendContinue() {
+        guard unanswered.isEmpty, let underlying = bufferevent_get_underlying(filter) else { return }
+        _ = ConnectionGuard.continueLine.withUnsafeBytes { bufferevent_write(underlying, $0.baseAddress, $0.count) }
+    }
+
+    private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    private func watch(until time: UInt64) {
+        deadline = time
+        loop.watch(self)
+    }
+
+    // MARK: Requests routed and answered
+
+    /// The loop routes the next request evhttp read from this connection: the refusal to send in
+    /// its place, if it is the placeholder.
+    func nextRequestRouted() -> HTTPError? {
+        handedOver -= 1
+        return handedOver == 0 ? rejection : nil
+    }
+
+    /// The reply of the oldest unanswered request was written (or the connection closed).
+    func replyWritten() {
+        guard !unanswered.isEmpty else { return }
+        loop.bodyBudget.release(unanswered.removeFirst())
+    }
+
+    /// A deadline passed: close now when no handler works for this connection, else after its reply.
+    func deadlinePassed() -> Bool {
+        deadline = nil
+        if isBusy {
+            closeAfterReply = true
+            return false
+        }
+        return true
+    }
+}
