@@ -1,5 +1,7 @@
 /// Follows a chunked body (RFC 9112 §7.1) byte by byte as it arrives, so the connection guard knows
-/// where it ends, how much data it carries, and whether its framing is sound, before evhttp reads it.
+/// where it ends, how much data it carries, and whether its framing is sound, before evhttp reads it;
+/// the data comes out de-chunked (evhttp is handed the body with a `Content-Length`: its own chunked
+/// parser refuses chunk extensions and hangs on bad framing).
 ///
 /// Refused: a chunk size that is not hexadecimal or overflows, chunk data longer than its size (the
 /// bytes after a chunk's data must be CRLF: evhttp 2.1 hangs on anything else), lines longer than
@@ -32,9 +34,9 @@ struct ChunkedBodyReader {
         return false
     }
 
-    /// Takes bytes from the start of `bytes`; returns how many belong to the body (all of them
-    /// until the body ends; fewer at its end).
-    mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Result<Int, HTTPError> {
+    /// Takes bytes from the start of `bytes`, giving the chunks' data to `data`; returns how many
+    /// belong to the body (all of them until the body ends; fewer at its end).
+    mutating func consume(_ bytes: UnsafeRawBufferPointer, data: (UnsafeRawBufferPointer) -> Void) -> Result<Int, HTTPError> {
         var index = 0
         while index < bytes.count {
             switch state {
@@ -42,6 +44,7 @@ struct ChunkedBodyReader {
                 return .success(index)
             case .data(let remaining):
                 let taken = min(remaining, bytes.count - index)
+                data(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + taken)]))
                 index += taken
                 state = remaining == taken ? .dataEnd(sawCR: false) : .data(remaining: remaining - taken)
             case .dataEnd(let sawCR):

@@ -35,10 +35,14 @@ final class ConnectionGuard {
     var socket: OpaquePointer?
     /// The socket writes out its last reply after evhttp closed the connection.
     var lingers = false
+    /// The loop closed this connection; libevent frees it later.
+    var isClosing = false
     unowned let loop: LoopContext
     private var state = State.head(scanned: 0)
     /// The request being held until it is whole: its head, then its body.
     private let held: OpaquePointer
+    /// The head of the chunked request being held (its body is held de-chunked).
+    private var chunkedHead: [UInt8] = []
     /// Budget bytes reserved by the request being held.
     private var heldReservation = 0
     /// The limit of the held request's route.
@@ -133,7 +137,13 @@ final class ConnectionGuard {
                         handed = true
                         continue loop
                     }
-                    evbuffer_remove_buffer(source, held, end)
+                    if head.body == .chunked {
+                        chunkedHead = [UInt8](unsafeUninitializedCapacity: end) { buffer, count in
+                            count = Int(evbuffer_remove(source, buffer.baseAddress, end))
+                        }
+                    } else {
+                        evbuffer_remove_buffer(source, held, end)
+                    }
                     switch head.body {
                     case .none:
                         handOver(to: destination)
@@ -222,16 +232,20 @@ final class ConnectionGuard {
                   headers: ["Retry-After": "1"])
     }
 
-    /// Feeds the chunked body's framing to `reader`, moving what belongs to the body into `held`
-    /// and reserving its data bytes as they arrive.
+    /// Feeds the chunked body's framing to `reader`, putting its data into `held` and reserving it
+    /// as it arrives.
     private func readChunks(from source: OpaquePointer, with reader: inout ChunkedBodyReader) -> Result<Void, HTTPError> {
+        let held = self.held
         while evbuffer_get_length(source) > 0 && !reader.isDone {
             var segments = [iovec](repeating: iovec(), count: 8)
-            let count = Int(evbuffer_peek(source, -1, nil, &segments, 8))
+            let count = min(Int(evbuffer_peek(source, -1, nil, &segments, 8)), 8)
             var consumed = 0
-            for segment in segments.prefix(min(count, 8)) where !reader.isDone {
+            for segment in segments.prefix(count) where !reader.isDone {
                 let before = reader.dataLength
-                switch reader.consume(UnsafeRawBufferPointer(start: segment.iov_base, count: segment.iov_len)) {
+                let result = reader.consume(UnsafeRawBufferPointer(start: segment.iov_base, count: segment.iov_len)) { data in
+                    _ = evbuffer_add(held, data.baseAddress, data.count)
+                }
+                switch result {
                 case .failure(let error):
                     return .failure(error)
                 case .success(let taken):
@@ -242,13 +256,30 @@ final class ConnectionGuard {
                         guard loop.bodyBudget.reserve(added) else { return .failure(budgetExhausted()) }
                         heldReservation += added
                     }
-                    if taken < segment.iov_len { break }
                 }
             }
             guard consumed > 0 else { break }
-            evbuffer_remove_buffer(source, held, consumed)
+            evbuffer_drain(source, consumed)
         }
         return .success(())
+    }
+
+    /// A chunked request's head as evhttp gets it: without `Transfer-Encoding`, with the length of
+    /// the de-chunked body.
+    private func reframedHead(length: Int) -> [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(chunkedHead.count + 32)
+        var lineStart = 0
+        for index in chunkedHead.indices where chunkedHead[index] == UInt8(ascii: "\n") {
+            let line = chunkedHead[lineStart...index]
+            lineStart = index + 1
+            let name = line.prefix { $0 != UInt8(ascii: ":") }
+            if RequestHead.equalsIgnoringCase(name, "transfer-encoding") { continue }
+            if line.count <= 2 && line.allSatisfy({ $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) { continue }
+            head.append(contentsOf: line)
+        }
+        head.append(contentsOf: "Content-Length: \(length)\r\n\r\n".utf8)
+        return head
     }
 
     private func skipLeadingEmptyLines(_ source: OpaquePointer) {
@@ -261,6 +292,11 @@ final class ConnectionGuard {
 
     /// The held request is whole and checked: evhttp may have it.
     private func handOver(to destination: OpaquePointer) {
+        if !chunkedHead.isEmpty {
+            let head = reframedHead(length: evbuffer_get_length(held))
+            _ = head.withUnsafeBytes { evbuffer_add(destination, $0.baseAddress, $0.count) }
+            chunkedHead = []
+        }
         evbuffer_add_buffer(destination, held)
         handedOver += 1
         unanswered.append(heldReservation)
@@ -278,6 +314,7 @@ final class ConnectionGuard {
         loop.bodyBudget.release(heldReservation)
         heldReservation = 0
         evbuffer_drain(held, evbuffer_get_length(held))
+        chunkedHead = []
         rejection = error
         state = .refused
         deadline = nil

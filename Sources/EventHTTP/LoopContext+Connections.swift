@@ -89,7 +89,8 @@ extension LoopContext {
     /// make room; when none is idle, the new connection is answered 503 and closed.
     private func makeGuardedConnection(base: OpaquePointer) -> OpaquePointer? {
         let now = RequestObserver.now()
-        let hasRoom = guards.count < maxConnections || evictIdlest()
+        // Closed connections are freed later by libevent (its finalizers are deferred): not counted.
+        let hasRoom = guards.count - closingCount < maxConnections || evictIdlest()
         // Neither closes the descriptor when freed: evhttp closes it (see `forget`).
         guard let socket = bufferevent_socket_new(base, -1, 0) else { return nil }
         let connectionGuard = ConnectionGuard(loop: self, now: now)
@@ -150,6 +151,7 @@ extension LoopContext {
     private func forget(_ connectionGuard: ConnectionGuard) {
         connectionGuard.released()
         unwatch(connectionGuard)
+        if connectionGuard.isClosing { closingCount -= 1 }
         if let filter = connectionGuard.filter { guards[filter] = nil }
         guard let socket = connectionGuard.socket else { return }
         guard connectionGuard.lingers, evbuffer_get_length(bufferevent_get_output(socket)) > 0 else {
@@ -184,7 +186,7 @@ extension LoopContext {
     /// false when every connection has a request in progress.
     private func evictIdlest() -> Bool {
         var idlest: ConnectionGuard?
-        for candidate in guards.values where !candidate.isBusy {
+        for candidate in guards.values where !candidate.isBusy && !candidate.isClosing {
             if idlest == nil || candidate.lastActive < idlest!.lastActive { idlest = candidate }
         }
         guard let idlest else { return false }
@@ -194,7 +196,9 @@ extension LoopContext {
 
     /// Closes a connection with no request in progress (evhttp frees it, and its guard with it).
     private func close(_ connectionGuard: ConnectionGuard) {
-        guard let filter = connectionGuard.filter else { return }
+        guard let filter = connectionGuard.filter, !connectionGuard.isClosing else { return }
+        connectionGuard.isClosing = true
+        closingCount += 1
         bufferevent_trigger_event(filter, Int16(BEV_EVENT_READING | BEV_EVENT_TIMEOUT), 0)
     }
 

@@ -33,6 +33,8 @@ final class LoopContext {
     // Connections (LoopContext+Connections.swift).
     /// Every open client connection's guard, by its filter bufferevent.
     var guards: [OpaquePointer: ConnectionGuard] = [:]
+    /// Guards of connections this loop closed that libevent has not freed yet.
+    var closingCount = 0
     /// Guards with a deadline running (a head or body being read).
     var watched: [ObjectIdentifier: ConnectionGuard] = [:]
     let router: Router

@@ -20,8 +20,8 @@ struct ResyncRoutes: Sendable {
 
     var routes: [Route] {
         [
-            Route(.post, "/resync", handler: guarded { request in try await resync(.allKinds) }),
-            Route(.post, "/resync/{kind}", handler: guarded { request in
+            Route(.post, "/resync", maxBodySize: 0, handler: guarded { request in try await resync(.allKinds) }),
+            Route(.post, "/resync/{kind}", maxBodySize: 0, handler: guarded { request in
                 try await resync(.kind(request.pathParameters["kind"] ?? ""))
             }),
             Route(.get, "/jobs", handler: guarded(listJobs)),
@@ -30,7 +30,7 @@ struct ResyncRoutes: Sendable {
                 guard let job = await coordinator.job(id) else { throw HTTPError(.notFound, "no job \(id.prefix(80))") }
                 return try Self.jobResponse(.ok, job)
             }),
-            Route(.post, "/jobs/{id}/cancel", handler: guarded { request in
+            Route(.post, "/jobs/{id}/cancel", maxBodySize: 0, handler: guarded { request in
                 let job = try await coordinator.cancel(request.pathParameters["id"] ?? "")
                 return try Self.jobResponse(.accepted, job)
             }),

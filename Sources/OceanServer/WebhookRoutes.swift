@@ -34,7 +34,7 @@ struct WebhookRoutes: Sendable {
                     throw ErrorResponses.httpError(error)
                 }
             }),
-            Route(.post, "/webhooks/deliveries/{id}/replay", handler: .asynchronous { request in
+            Route(.post, "/webhooks/deliveries/{id}/replay", maxBodySize: 0, handler: .asynchronous { request in
                 try authorization.check(request)
                 do {
                     let delivery = try await dispatcher.replay(request.pathParameters["id"] ?? "")

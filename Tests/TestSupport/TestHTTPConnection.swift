@@ -127,6 +127,13 @@ public final class TestHTTPConnection: @unchecked Sendable {
         (try? readMore()) == false
     }
 
+    /// True when the server has closed the connection already (checked without waiting).
+    public func isClosedByPeer() -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return count == 0 || (count < 0 && errno == ECONNRESET)
+    }
+
     private func readUntil(_ marker: [UInt8]) throws -> Int {
         while true {
             if buffer.count >= marker.count {
