@@ -136,13 +136,22 @@ extension LoopContext {
         guard descriptor >= 0, evbuffer_get_length(bufferevent_get_output(socket)) > 0 else { return }
         let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        guard copy >= 0, null >= 0, swift_ocean_redirect_descriptor(null, descriptor) >= 0 else {
+        guard copy >= 0, null >= 0 else {
             if copy >= 0 { Glibc.close(copy) }
             if null >= 0 { Glibc.close(null) }
             return
         }
-        Glibc.close(null)
+        // The socket's events move to the copy first, while the old number still is the socket
+        // (epoll refuses to change the registration of what /dev/null has become).
         bufferevent_setfd(socket, copy)
+        if swift_ocean_redirect_descriptor(null, descriptor) < 0 {
+            // The number still is the socket, and evhttp will shut it down: nothing lingers.
+            bufferevent_setfd(socket, descriptor)
+            Glibc.close(copy)
+            Glibc.close(null)
+            return
+        }
+        Glibc.close(null)
         connectionGuard.lingers = true
     }
 

@@ -10,6 +10,9 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     public let name = "catalog"
     public let path: String
     private let pool: DatabasePool
+    /// The file as opened (device and inode): a write into a file that was since removed or
+    /// replaced succeeds and is lost, so durability is checked against it.
+    private let identity: FileIdentity
 
     /// Opens (creating when needed) the catalog at `path`, creating its folder too.
     public init(path: String) throws(CatalogError) {
@@ -34,12 +37,43 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         } catch {
             throw CatalogError("cannot open the catalog \(path): \(error)")
         }
+        guard let identity = FileIdentity(path: path) else { throw CatalogError("cannot stat the catalog \(path)") }
+        self.identity = identity
+    }
+
+    /// Throws unless the file written to is still the file at `path` (not removed or replaced).
+    private func checkStillOnDisk() throws {
+        guard let current = FileIdentity(path: path) else {
+            throw CatalogError("the catalog file \(path) is gone: writes to it would be lost")
+        }
+        guard current == identity else {
+            throw CatalogError("the catalog file \(path) was replaced: writes to the open file would be lost")
+        }
+    }
+
+    /// Why nothing can be stored durably now (nil when a write goes through): the file is gone or
+    /// replaced, the disk is full, the file or folder is read-only.
+    public func storageProblem() async -> String? {
+        do {
+            try checkStillOnDisk()
+            try await pool.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO health (id, checked_at) VALUES (1, ?)", arguments: [Date().timeIntervalSince1970])
+            }
+            try checkStillOnDisk()
+            return nil
+        } catch {
+            return "the catalog \(path) cannot be written: \(error)"
+        }
     }
 
     private static func migrate(_ db: Database) throws {
         // Catalogs from before ordering keys were stored get the column (existing rows: one key).
         if try db.tableExists("deliveries"), try !db.columns(in: "deliveries").contains(where: { $0.name == "ordering_key" }) {
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN ordering_key TEXT NOT NULL DEFAULT ''")
+        }
+        // Catalogs from before idempotency keys.
+        if try db.tableExists("deliveries"), try !db.columns(in: "deliveries").contains(where: { $0.name == "idempotency_key" }) {
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN idempotency_key TEXT")
         }
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS entities (
@@ -69,10 +103,14 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
                 status TEXT NOT NULL,
                 next_attempt_at REAL NOT NULL,
                 ordering_key TEXT NOT NULL,
-                body TEXT NOT NULL
+                body TEXT NOT NULL,
+                idempotency_key TEXT
             );
             CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries (status, accepted_at);
             CREATE INDEX IF NOT EXISTS deliveries_by_key ON deliveries (ordering_key, status, accepted_at);
+            CREATE INDEX IF NOT EXISTS deliveries_by_age ON deliveries (accepted_at, id);
+            CREATE INDEX IF NOT EXISTS deliveries_by_idempotency_key ON deliveries (idempotency_key) WHERE idempotency_key IS NOT NULL;
+            CREATE TABLE IF NOT EXISTS health (id INTEGER PRIMARY KEY, checked_at REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS job_writes (
                 job_id TEXT NOT NULL,
                 blueprint TEXT NOT NULL,
@@ -222,24 +260,34 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     private func stored(_ delivery: Delivery) throws -> [String: (any DatabaseValueConvertible & Sendable)] {
         ["id": delivery.id, "accepted": delivery.acceptedAt.timeIntervalSince1970, "status": delivery.status.rawValue,
          "next": delivery.nextAttemptAt.timeIntervalSince1970, "key": delivery.orderingKey,
+         "idempotency": delivery.idempotencyKey,
          "body": String(decoding: try Self.deliveryEncoder.encode(delivery), as: UTF8.self)]
     }
 
     private static let upsertDeliverySQL = """
-        INSERT OR REPLACE INTO deliveries (id, accepted_at, status, next_attempt_at, ordering_key, body)
-        VALUES (:id, :accepted, :status, :next, :key, :body)
+        INSERT OR REPLACE INTO deliveries (id, accepted_at, status, next_attempt_at, ordering_key, idempotency_key, body)
+        VALUES (:id, :accepted, :status, :next, :key, :idempotency, :body)
         """
 
     private func decodeDeliveries(_ bodies: [String]) throws -> [Delivery] {
         try bodies.map { try Self.deliveryDecoder.decode(Delivery.self, from: Data($0.utf8)) }
     }
 
-    /// Durable when it returns: the write is committed (WAL) before the delivery is acknowledged.
+    /// Durable when it returns: the write is committed (WAL) before the delivery is acknowledged,
+    /// into the file that is still at `path`.
     public func insert(_ delivery: Delivery) async throws {
         let values = try stored(delivery)
         try await pool.write { db in
             try db.execute(sql: Self.upsertDeliverySQL, arguments: StatementArguments(values))
         }
+        try checkStillOnDisk()
+    }
+
+    public func delivery(idempotencyKey: String) async throws -> Delivery? {
+        let body = try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT body FROM deliveries WHERE idempotency_key = ? LIMIT 1", arguments: [idempotencyKey])
+        }
+        return try body.map { try Self.deliveryDecoder.decode(Delivery.self, from: Data($0.utf8)) }
     }
 
     public func waiting() async throws -> [Delivery] {
@@ -262,10 +310,16 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     }
 
     public func list(status: Delivery.Status?, limit: Int) async throws -> [Delivery] {
+        // Two statements, each served by an index (an `OR` on the status would scan every row).
         let bodies = try await pool.read { db in
-            try String.fetchAll(db, sql: """
-                SELECT body FROM deliveries WHERE ?1 IS NULL OR status = ?1 ORDER BY accepted_at DESC, id DESC LIMIT ?2
-                """, arguments: [status?.rawValue, limit])
+            if let status {
+                return try String.fetchAll(db, sql: """
+                    SELECT body FROM deliveries WHERE status = ? ORDER BY accepted_at DESC, id DESC LIMIT ?
+                    """, arguments: [status.rawValue, limit])
+            }
+            return try String.fetchAll(db, sql: """
+                SELECT body FROM deliveries ORDER BY accepted_at DESC, id DESC LIMIT ?
+                """, arguments: [limit])
         }
         return try decodeDeliveries(bodies)
     }
@@ -325,5 +379,18 @@ enum ISO8601 {
 
     static func string(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+/// A file's device and inode: the same path may come to name another file.
+struct FileIdentity: Equatable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 }

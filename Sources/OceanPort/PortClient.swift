@@ -119,6 +119,9 @@ public final class PortClient: Sendable {
         let lifetime = (object["expiresIn"] as? Double) ?? 3600
         // Renew a minute early (or at half-life for short tokens) so no call goes out with a dying token.
         let margin = min(60, lifetime / 2)
+        // A Port or proxy that echoes the Authorization header must not put the live token into a
+        // log line, a job's error or the catalog.
+        SecretRedactor.register(accessToken)
         let value = "\(type) \(accessToken)"
         token.withLock { $0 = (value, ContinuousClock.now + .milliseconds(Int((lifetime - margin) * 1000))) }
         logger.debug("port token obtained", metadata: ["port.expires_in": "\(Int(lifetime))"])

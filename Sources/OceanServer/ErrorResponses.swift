@@ -21,7 +21,7 @@ enum ErrorResponses {
             case .invalidJSON, .invalidPayload: return HTTPError(.badRequest, error.message)
             case .unauthenticated: return HTTPError(.unauthorized, error.message)
             case .notReplayable: return HTTPError(.conflict, error.message)
-            case .queueFull, .stopped: return HTTPError(.unavailable, error.message, headers: ["Retry-After": "5"])
+            case .queueFull, .stopped, .storeUnavailable: return HTTPError(.unavailable, error.message, headers: ["Retry-After": "5"])
             }
         default:
             return HTTPError(.internalError, "the request failed inside the service")

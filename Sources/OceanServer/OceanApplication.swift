@@ -166,8 +166,10 @@ public struct OceanApplication: Sendable {
         try await prepare()
         let resync = ResyncService(coordinator: coordinator, webhooks: webhooks, settings: settings, logger: logger)
         let http = HTTPService(server: server, readiness: readiness, logger: logger)
+        let storage = StorageWatch(catalog: catalog, readiness: readiness, interval: .seconds(2), logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
+                .init(service: storage, successTerminationBehavior: .ignore),
                 .init(service: resync, successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup),
             ],

@@ -27,6 +27,9 @@ struct HealthRoutes {
                 guard phase == .ready else {
                     return .error(HTTPError(.unavailable, "the service is \(phase.rawValue)", headers: ["Retry-After": "1"]))
                 }
+                if let problem = readiness.storageProblem {
+                    return .error(HTTPError(.unavailable, problem, headers: ["Retry-After": "5"]))
+                }
                 return HealthRoutes.readyResponse
             }),
         ]

@@ -13,11 +13,21 @@ public final class Readiness: Sendable {
     }
 
     private let phase = Locked(Phase.starting)
+    private let storage = Locked<String?>(nil)
 
     public init() {}
 
     /// The current phase.
     public var current: Phase { phase.current }
+
+    /// Why nothing can be stored durably now, if so: the service is then not ready, whatever its
+    /// phase (accepting work it cannot keep would lose it).
+    public var storageProblem: String? { storage.current }
+
+    /// Records what the last storage check found (nil: writes go through).
+    public func storageChecked(_ problem: String?) {
+        storage.withLock { $0 = problem }
+    }
 
     /// Moves to `next`; a phase never goes back (a stopping service does not become ready again).
     public func advance(to next: Phase) {

@@ -17,8 +17,9 @@ struct WebhookRoutes: Sendable {
             Route(.post, "/integration/{path...}", maxBodySize: maxBodySize, handler: .asynchronous { request in
                 let path = "/" + (request.pathParameters["path"] ?? "")
                 do {
-                    let id = try await dispatcher.accept(path: path, headers: request.headers.fields, body: request.body)
-                    return try HTTPResponse.json(.accepted, Accepted(id: id, ignored: id == nil))
+                    let acceptance = try await dispatcher.accept(path: path, headers: request.headers.fields, body: request.body)
+                    return try HTTPResponse.json(.accepted, Accepted(id: acceptance.id, ignored: acceptance.ignored,
+                                                                     duplicate: acceptance.duplicate))
                 } catch {
                     throw ErrorResponses.httpError(error)
                 }
@@ -47,8 +48,9 @@ struct WebhookRoutes: Sendable {
     }
 
     private struct Accepted: Encodable {
-        let id: String?
+        let id: String
         let ignored: Bool
+        let duplicate: Bool
     }
 
     private struct DeliveryList: Encodable {

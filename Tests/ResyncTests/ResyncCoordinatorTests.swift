@@ -143,7 +143,8 @@ struct ResyncCoordinatorTests {
                 continuation.onTermination = { _ in task.cancel() }
             }
         }
-        let coordinator = makeCoordinator(ocean, mapping: try simpleMapping(kinds: ["slow"]), catalog: try temporaryCatalog())
+        let catalog = try temporaryCatalog()
+        let coordinator = makeCoordinator(ocean, mapping: try simpleMapping(kinds: ["slow"]), catalog: catalog)
         try await coordinator.start()
         let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
         try await eventually("some progress") { (await coordinator.job(job.id)?.progress.first?.upserted ?? 0) > 0 }
@@ -154,10 +155,46 @@ struct ResyncCoordinatorTests {
         #expect(done.progress[0].status == .cancelled)
         #expect(done.error == "cancelled on request")
         await sawCancellation.wait()
+        // The final state is stored too: a restart reads "cancelled", not "failed: interrupted".
+        let stored = try #require(try await catalog.load(limit: 10).first { $0.id == job.id })
+        #expect(stored.status == .cancelled)
+        #expect(stored.error == "cancelled on request")
+        #expect(stored.progress[0].upserted > 0)
         await #expect(throws: ResyncError(.alreadyFinished, "job \(job.id) already finished (cancelled)")) {
             _ = try await coordinator.cancel(job.id)
         }
         await #expect(throws: ResyncError.self) { _ = try await coordinator.cancel("job_doesnotexist0000") }
+    }
+
+    @Test("a job stopped by shutdown is stored as cancelled, and reads so after a restart")
+    func shutdownStoresCancelled() async throws {
+        let ocean = OceanIntegration(type: "test")
+        ocean.onResync(kind: "slow") { context in
+            AsyncThrowingStream<[JSON], any Error> { continuation in
+                let task = Task {
+                    var page = 0
+                    while !context.isCancelled {
+                        continuation.yield(records("slow", page * 10..<(page + 1) * 10))
+                        page += 1
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            }
+        }
+        let catalog = try temporaryCatalog()
+        let mapping = try simpleMapping(kinds: ["slow"])
+        let coordinator = makeCoordinator(ocean, mapping: mapping, catalog: catalog)
+        try await coordinator.start()
+        let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
+        try await eventually("some progress") { (await coordinator.job(job.id)?.progress.first?.upserted ?? 0) > 0 }
+        await coordinator.shutdown()
+        let restarted = makeCoordinator(ocean, mapping: mapping, catalog: catalog)
+        try await restarted.start()
+        let reread = try #require(await restarted.job(job.id))
+        #expect(reread.status == .cancelled)
+        #expect(reread.error == "cancelled: the service is shutting down")
     }
 
     @Test("a queued job can be cancelled before it starts")

@@ -41,6 +41,31 @@ final class TestProcessor: WebhookProcessor {
     }
 }
 
+/// The catalog behind a delay on every write: a destination far away.
+struct SlowSink: ReconcilingSink {
+    let catalog: CatalogStore
+    let delay: Duration
+    var name: String { "slow catalog" }
+
+    func upsert(_ entities: [MappedEntity], options: UpsertOptions) async throws -> UpsertOutcome {
+        try await Task.sleep(for: delay)
+        return try await catalog.upsert(entities, options: options)
+    }
+
+    func ownedCounts(integration: String) async throws -> [String: Int] { try await catalog.ownedCounts(integration: integration) }
+
+    func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]] {
+        try await catalog.staleIdentifiers(blueprints: blueprints, integration: integration, jobID: jobID)
+    }
+
+    func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int {
+        try await Task.sleep(for: delay)
+        return try await catalog.delete(blueprint: blueprint, identifiers: identifiers, integration: integration, deleteDependents: deleteDependents)
+    }
+
+    func finishJob(_ jobID: String) async { await catalog.finishJob(jobID) }
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
@@ -97,7 +122,7 @@ struct WebhookDispatcherTests {
             }
         }
         #expect(try await catalog.queuedCount() == 0)
-        let counters = await dispatcher.counters
+        let counters = dispatcher.counters
         #expect(counters.rejected == ["unknown_path": 1, "invalid_json": 1, "unauthenticated": 2, "invalid_payload": 1])
     }
 
@@ -114,6 +139,111 @@ struct WebhookDispatcherTests {
         }
     }
 
+    @Test("the queue bound holds under concurrency: 50 deliveries at once against a limit of 5")
+    func queueBoundConcurrent() async throws {
+        let ocean = OceanIntegration(type: "test")
+        ocean.addWebhookProcessor("/hook", TestProcessor())
+        let dispatcher = makeDispatcher(ocean, catalog: try temporaryCatalog(), mapping: try simpleMapping(kinds: ["a"]), maxQueued: 5)
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<50 {
+                group.addTask { (try? await dispatcher.accept(path: "/hook", headers: authenticated, body: body(["id": "c\(n)"]))) != nil }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 5)
+        #expect(dispatcher.counters.rejected["queue_full"] == 45)
+    }
+
+    @Test("JSON nested deeper than jq parses is refused before it is accepted; as deep as jq parses is applied")
+    func nestingDepth() async throws {
+        let ocean = OceanIntegration(type: "test")
+        let processor = TestProcessor()
+        ocean.addWebhookProcessor("/hook", processor)
+        let catalog = try temporaryCatalog()
+        let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: try simpleMapping(kinds: ["a"]))
+        try await dispatcher.start()
+        func nested(_ depth: Int) -> [UInt8] {
+            // {"id":"d","deep":[[...]]}: the object is one level, the arrays the rest.
+            Array(("{\"id\":\"d\(depth)\",\"deep\":" + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1) + "}").utf8)
+        }
+        await #expect(throws: WebhookError.self) { _ = try await dispatcher.accept(path: "/hook", headers: authenticated, body: nested(257)) }
+        await #expect(throws: WebhookError.self) { _ = try await dispatcher.accept(path: "/hook", headers: authenticated, body: nested(400)) }
+        #expect(dispatcher.counters.rejected["invalid_json"] == 2)
+        let id = try #require(try await dispatcher.acceptID(path: "/hook", headers: authenticated, body: nested(256)))
+        let deliveries = try await finished(dispatcher, [id])
+        #expect(deliveries.first { $0.id == id }?.status == .done)
+        await dispatcher.stop()
+    }
+
+    @Test("a sender's retry is answered with the first delivery's id and applied once: by delivery id header, or the same body again")
+    func duplicates() async throws {
+        let ocean = OceanIntegration(type: "test")
+        let processor = TestProcessor()
+        ocean.addWebhookProcessor("/hook", processor)
+        let catalog = try temporaryCatalog()
+        let mapping = try simpleMapping(kinds: ["a"])
+        let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: mapping)
+        try await dispatcher.start()
+        let withID = authenticated + [("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")]
+        let first = try await dispatcher.accept(path: "/hook", headers: withID, body: body(["id": "g1", "marker": "first"]))
+        // Same delivery id, another body (GitHub's redelivery re-signs the same event).
+        let again = try await dispatcher.accept(path: "/hook", headers: withID, body: body(["id": "g1", "marker": "second"]))
+        #expect(!first.duplicate && again.duplicate && again.id == first.id)
+        // The same body twice in a row for one key: a retry; A, B, A: three events.
+        let a = body(["id": "s1", "marker": "a1", "name": "A"])
+        let b = body(["id": "s1", "marker": "b", "name": "B"])
+        let one = try await dispatcher.accept(path: "/hook", headers: authenticated, body: a)
+        let two = try await dispatcher.accept(path: "/hook", headers: authenticated, body: a)
+        #expect(two.duplicate && two.id == one.id)
+        let three = try await dispatcher.accept(path: "/hook", headers: authenticated, body: b)
+        let four = try await dispatcher.accept(path: "/hook", headers: authenticated, body: a)
+        #expect(!three.duplicate && !four.duplicate)
+        _ = try await finished(dispatcher, [first.id, one.id, three.id, four.id])
+        #expect(processor.handled.current.filter { $0 == "first" || $0 == "second" } == ["first"])
+        #expect(processor.handled.current.filter { $0 == "a1" }.count == 2)
+        #expect(dispatcher.counters.duplicates == 2)
+        await dispatcher.stop()
+        // After a restart, the delivery id is found in the store.
+        let restarted = makeDispatcher(ocean, catalog: catalog, mapping: mapping)
+        let later = try await restarted.accept(path: "/hook", headers: withID, body: body(["id": "g1", "marker": "third"]))
+        #expect(later.duplicate && later.id == first.id)
+    }
+
+    @Test("an ignored delivery is answered with an id too")
+    func ignoredHasID() async throws {
+        struct Uninterested: WebhookProcessor {
+            func shouldProcess(_ event: WebhookEvent) -> Bool { false }
+            func matchingKinds(_ event: WebhookEvent) -> [String] { [] }
+            func authenticate(_ event: WebhookEvent, config: IntegrationConfig) -> Bool { true }
+            func handle(_ event: WebhookEvent, resource: ResourceConfig) async throws -> WebhookResults { WebhookResults() }
+        }
+        let ocean = OceanIntegration(type: "test")
+        ocean.addWebhookProcessor("/hook", Uninterested())
+        let catalog = try temporaryCatalog()
+        let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: try simpleMapping(kinds: ["a"]))
+        let acceptance = try await dispatcher.accept(path: "/hook", headers: [], body: body(["id": "x"]))
+        #expect(acceptance.ignored)
+        #expect(acceptance.id.hasPrefix("dlv_"))
+        #expect(try await catalog.queuedCount() == 0)
+    }
+
+    @Test("a delivery that cannot be stored durably is refused, not acknowledged: the catalog's file was removed")
+    func storeGone() async throws {
+        let ocean = OceanIntegration(type: "test")
+        ocean.addWebhookProcessor("/hook", TestProcessor())
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gone-\(UUID().uuidString)").path
+        let catalog = try CatalogStore(path: folder + "/catalog.sqlite")
+        let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: try simpleMapping(kinds: ["a"]))
+        _ = try await dispatcher.accept(path: "/hook", headers: authenticated, body: body(["id": "before"]))
+        #expect(await catalog.storageProblem() == nil)
+        try FileManager.default.removeItem(atPath: folder)
+        await #expect(throws: WebhookError.self) {
+            _ = try await dispatcher.accept(path: "/hook", headers: authenticated, body: body(["id": "after"]))
+        }
+        #expect(dispatcher.counters.rejected["store_unavailable"] == 1)
+        #expect(await catalog.storageProblem()?.contains("is gone") == true)
+    }
+
     @Test("accepted deliveries survive a stop before they are applied, and are applied once after the restart")
     func durableAcrossRestart() async throws {
         let ocean = OceanIntegration(type: "test")
@@ -124,7 +254,7 @@ struct WebhookDispatcherTests {
         let before = makeDispatcher(ocean, catalog: catalog, mapping: mapping)
         var ids: [String] = []
         for n in 0..<20 {
-            ids.append(try #require(try await before.accept(path: "/hook", headers: authenticated, body: body(["id": "e\(n)", "key": "k\(n % 3)"]))))
+            ids.append(try #require(try await before.acceptID(path: "/hook", headers: authenticated, body: body(["id": "e\(n)", "key": "k\(n % 3)"]))))
         }
         // The first process dies here without applying anything; a new one starts on the same store.
         let after = makeDispatcher(ocean, catalog: catalog, mapping: mapping)
@@ -146,8 +276,8 @@ struct WebhookDispatcherTests {
         let catalog = try temporaryCatalog()
         let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: try simpleMapping(kinds: ["a"]))
         try await dispatcher.start()
-        let good = try #require(try await dispatcher.accept(path: "/flaky", headers: authenticated, body: body(["id": "f1"])))
-        let bad = try #require(try await dispatcher.accept(path: "/broken", headers: authenticated, body: body(["id": "b1"])))
+        let good = try #require(try await dispatcher.acceptID(path: "/flaky", headers: authenticated, body: body(["id": "f1"])))
+        let bad = try #require(try await dispatcher.acceptID(path: "/broken", headers: authenticated, body: body(["id": "b1"])))
         let deliveries = try await finished(dispatcher, [good, bad])
         let flakyDelivery = try #require(deliveries.first { $0.id == good })
         #expect(flakyDelivery.status == .done)
@@ -164,8 +294,88 @@ struct WebhookDispatcherTests {
         #expect(again.first { $0.id == bad }?.status == .dead)
         #expect(broken.attempts.withLock { $0["b1"] } == 6)
         await #expect(throws: WebhookError.self) { _ = try await dispatcher.replay("dlv_nope") }
-        let counters = await dispatcher.counters
+        let counters = dispatcher.counters
         #expect(counters.processed == 1 && counters.dead == 2 && counters.retried == 6)
+        await dispatcher.stop()
+    }
+
+    @Test("thousands of webhook upserts and deletes during slow resyncs of the same entities: none overwritten, none resurrected")
+    func raceWithResync() async throws {
+        let count = 300
+        // The third party: a change happens there first, then its webhook is sent; a resync reads
+        // what is there when it fetches a page (so a page fetched before a change is older).
+        let upstream = Locked([Int: String](uniqueKeysWithValues: (0..<count).map { ($0, "from the resync") }))
+        let ocean = OceanIntegration(type: "test")
+        ocean.addWebhookProcessor("/hook", TestProcessor())
+        // Every entity, 10 a page, a pause between pages: a resync that is always in the middle of a write.
+        ocean.onResync(kind: "a") { _ in
+            AsyncThrowingStream<[JSON], any Error> { continuation in
+                let task = Task {
+                    for page in 0..<(count / 10) {
+                        let now = upstream.current
+                        continuation.yield((page * 10..<(page + 1) * 10).compactMap { entity -> JSON? in
+                            now[entity].map { .object(["id": .string("e\(entity)"), "name": .string($0)]) }
+                        })
+                        try? await Task.sleep(for: .milliseconds(4))
+                    }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            }
+        }
+        let recentChanges = RecentChanges()
+        let catalog = try temporaryCatalog()
+        let mapping = try simpleMapping(kinds: ["a"])
+        let dispatcher = makeDispatcher(ocean, catalog: catalog, mapping: mapping, recentChanges: recentChanges,
+                                        maxQueued: 100_000, concurrency: 8)
+        // The resync writes to a slow destination (as Port is, 50 ms away): a wide window between
+        // its decision to write an entity and the write.
+        var logger = Logger(label: "test.race")
+        logger.logLevel = .critical
+        let coordinator = ResyncCoordinator(
+            integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
+            sink: SlowSink(catalog: catalog, delay: .milliseconds(15)), store: catalog,
+            settings: .init(integrationIdentifier: "test", mappingWorkers: 2), logger: logger, recentChanges: recentChanges)
+        try await coordinator.start()
+        try await dispatcher.start()
+        var touched = Set<Int>()
+        var ids = 0
+        var operation = 0
+        var overwritten = 0, resurrected = 0
+        for _ in 0..<5 {
+            let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
+            try await eventually("the job to start") { await coordinator.job(job.id)?.status != .queued }
+            while await coordinator.job(job.id)?.status.isFinal == false, operation < 4000 {
+                let entity = Int.random(in: 0..<count)
+                operation += 1
+                let delete = Bool.random()
+                let payload: [String: Any] = delete
+                    ? ["id": "e\(entity)", "key": "e\(entity)", "delete": true, "marker": "op\(operation)"]
+                    : ["id": "e\(entity)", "key": "e\(entity)", "name": "webhook \(operation)", "marker": "op\(operation)"]
+                upstream.withLock { $0[entity] = delete ? nil : "webhook \(operation)" }
+                _ = try #require(try await dispatcher.acceptID(path: "/hook", headers: authenticated, body: body(payload)))
+                ids += 1
+                touched.insert(entity)
+                if operation % 20 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+            }
+            #expect(await coordinator.waitUntilFinished(job.id)?.status == .succeeded)
+            // Once this job and every delivery are done, the catalog must be what the third party has
+            // (the next job would repair a wrong entity, so each job is checked on its own).
+            try await eventually("every delivery to be applied") { (try? await catalog.queuedCount()) == 0 }
+            let expected = upstream.current
+            for entity in touched {
+                let stored = try await catalog.entities(blueprint: "a", identifier: "e\(entity)", limit: 1).first
+                if let title = expected[entity] {
+                    if stored?.contains(#""title":"\#(title)""#) != true { overwritten += 1 }
+                } else if stored != nil {
+                    resurrected += 1
+                }
+            }
+        }
+        #expect(ids > 1000)
+        #expect(touched.count > count / 4, "the webhooks touched too few entities to mean anything")
+        #expect(overwritten == 0, "\(overwritten) webhook upserts were overwritten by a resync")
+        #expect(resurrected == 0, "\(resurrected) webhook deletes were undone by a resync")
         await dispatcher.stop()
     }
 
@@ -180,7 +390,7 @@ struct WebhookDispatcherTests {
         var ids: [String] = []
         for n in 0..<60 {
             let key = "k\(n % 3)"
-            ids.append(try #require(try await dispatcher.accept(
+            ids.append(try #require(try await dispatcher.acceptID(
                 path: "/hook", headers: authenticated, body: body(["id": "entity-\(key)", "key": key, "marker": "\(key)-\(n)", "name": "v\(n)"]))))
         }
         _ = try await finished(dispatcher, ids)
@@ -212,7 +422,7 @@ struct WebhookDispatcherTests {
         var ids: [String] = []
         for payload: [String: Any] in [["id": "x", "name": "X", "key": "x"], ["id": "y", "name": "Y", "key": "y"], ["id": "z", "name": "Z", "key": "z"],
                                        ["id": "x", "delete": true, "key": "x", "marker": "x-delete"], ["id": "y", "name": "hidden", "key": "y", "marker": "y-hide"]] {
-            ids.append(try #require(try await dispatcher.accept(path: "/hook", headers: authenticated, body: body(payload))))
+            ids.append(try #require(try await dispatcher.acceptID(path: "/hook", headers: authenticated, body: body(payload))))
         }
         let deliveries = try await finished(dispatcher, ids)
         #expect(deliveries.allSatisfy { $0.status == .done })
@@ -246,7 +456,7 @@ struct WebhookDispatcherTests {
         try await coordinator.start()
         let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
         try await eventually("running") { await coordinator.job(job.id)?.status == .running }
-        let id = try #require(try await dispatcher.accept(path: "/hook", headers: authenticated, body: body(["id": "x", "name": "new from webhook"])))
+        let id = try #require(try await dispatcher.acceptID(path: "/hook", headers: authenticated, body: body(["id": "x", "name": "new from webhook"])))
         _ = try await finished(dispatcher, [id])
         gate.open()
         let done = try #require(await coordinator.waitUntilFinished(job.id))
@@ -278,7 +488,7 @@ struct WebhookDispatcherTests {
         _ = await coordinator.waitUntilFinished(first.id)
         let (second, _) = try await coordinator.request(.allKinds, trigger: .http)
         try await eventually("running") { await coordinator.job(second.id)?.status == .running }
-        let id = try #require(try await dispatcher.accept(path: "/hook", headers: authenticated, body: body(["id": "born-in-webhook", "name": "N"])))
+        let id = try #require(try await dispatcher.acceptID(path: "/hook", headers: authenticated, body: body(["id": "born-in-webhook", "name": "N"])))
         _ = try await finished(dispatcher, [id])
         gate.open()
         let done = try #require(await coordinator.waitUntilFinished(second.id))
@@ -291,20 +501,50 @@ struct WebhookDispatcherTests {
 @Suite("Recent webhook changes")
 struct RecentChangesTests {
     @Test("kept only while a job runs, and only as far back as the oldest running job")
-    func bounded() {
+    func bounded() async {
         let changes = RecentChanges()
         let start = Date()
-        changes.note([("a", "before-any-job")], at: start)
+        await changes.markChanging([("a", "before-any-job")], at: start)
         #expect(!changes.changed("a", "before-any-job", since: .distantPast))
         changes.beginWatching(job: "j1", since: start)
-        changes.note([("a", "x")], at: start.addingTimeInterval(1))
+        await changes.markChanging([("a", "x")], at: start.addingTimeInterval(1))
         #expect(changes.changed("a", "x", since: start))
         #expect(!changes.changed("a", "x", since: start.addingTimeInterval(2)))
         changes.beginWatching(job: "j2", since: start.addingTimeInterval(5))
         changes.endWatching(job: "j1")
         #expect(!changes.changed("a", "x", since: .distantPast), "older than the oldest running job: forgotten")
-        changes.note([("a", "y")], at: start.addingTimeInterval(6))
+        await changes.markChanging([("a", "y")], at: start.addingTimeInterval(6))
         changes.endWatching(job: "j2")
         #expect(!changes.changed("a", "y", since: .distantPast), "no job runs: nothing kept")
+    }
+
+    @Test("a claimed entity is not written by a webhook until the claim is released; a marked one is not claimed")
+    func claims() async throws {
+        let changes = RecentChanges()
+        let start = Date()
+        changes.beginWatching(job: "j", since: start)
+        let entity = MappedEntity(resourceIndex: 0, blueprint: "a", identifier: "x", json: Array("{}".utf8))
+        let claim = changes.claim([entity], since: start)
+        #expect(claim.entities.count == 1)
+        let marked = Locked(false)
+        let webhook = Task {
+            await changes.markChanging([("a", "x")], at: Date())
+            marked.withLock { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!marked.current, "the webhook went ahead while the resync's write held the entity")
+        // Marked already (it waits for the write only): the next resync batch leaves it alone.
+        #expect(changes.claim([entity], since: start).entities.isEmpty)
+        changes.release(claim)
+        await webhook.value
+        #expect(marked.current)
+    }
+}
+
+extension WebhookDispatcher {
+    /// The stored delivery's id, nil when no processor wanted the delivery.
+    func acceptID(path: String, headers: [(name: String, value: String)], body: [UInt8]) async throws -> String? {
+        let acceptance = try await accept(path: path, headers: headers, body: body)
+        return acceptance.ignored ? nil : acceptance.id
     }
 }

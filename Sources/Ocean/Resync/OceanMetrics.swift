@@ -8,7 +8,7 @@ public import Metrics
 /// - `ocean_job_duration_seconds{status}`: how long finished jobs ran.
 /// - `ocean_records_total{kind,outcome}`: records `fetched`, `filtered` out by the selector,
 ///   entities `upserted`, records `failed`, entities `deleted` (when one kind produces the blueprint).
-/// - `ocean_webhook_deliveries_total{outcome}`: `accepted`, `ignored`, `rejected_<reason>`,
+/// - `ocean_webhook_deliveries_total{outcome}`: `accepted`, `duplicate`, `ignored`, `rejected_<reason>`,
 ///   `applied`, `retried`, `dead`.
 /// - `ocean_webhook_queue_depth`: deliveries waiting to be applied.
 /// - `ocean_webhook_apply_latency_seconds`: from acceptance to applied.
@@ -27,7 +27,7 @@ public struct OceanMetrics: Sendable {
     }
 
     private static let finalStatuses: [Job.Status] = [.succeeded, .failed, .cancelled]
-    private static let webhookOutcomes = ["accepted", "ignored", "applied", "retried", "dead"]
+    private static let webhookOutcomes = ["accepted", "duplicate", "ignored", "applied", "retried", "dead"]
     private let handles: Handles?
 
     /// No metrics: every call does nothing.

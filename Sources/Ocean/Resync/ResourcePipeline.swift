@@ -95,17 +95,20 @@ struct ResourcePipeline: Sendable {
         delta.misconfiguredFields = result.misconfiguredFields
         delta.problems = result.problems.map(\.description)
         var entities = result.entities
-        if let recentChanges {
-            entities = recentChanges.unchanged(entities, since: jobStartedAt)
-        }
+        // What webhooks changed since the job started is newer than this copy: not written. The
+        // rest is claimed until written, so a webhook cannot change it in between.
+        let claim = recentChanges?.claim(entities, since: jobStartedAt)
+        if let claim { entities = claim.entities }
         if !entities.isEmpty {
             let outcome: UpsertOutcome
             do {
                 outcome = try await sink.upsert(entities, options: options)
             } catch {
+                if let claim { recentChanges?.release(claim) }
                 await report(delta)
                 throw SinkFailure(underlying: error)
             }
+            if let claim { recentChanges?.release(claim) }
             delta.upserted = outcome.upserted
             delta.failed += outcome.failures.count
             delta.problems += outcome.failures.map { "entity \($0.blueprint)/\($0.identifier): \($0.message)" }

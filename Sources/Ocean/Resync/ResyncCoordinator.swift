@@ -66,7 +66,11 @@ public actor ResyncCoordinator {
     private var jobsByID: [String: Job] = [:]
     private var newestFirst: [String] = []
     private var queue: [String] = []
+    /// Running jobs: the task that runs and records each. It is never cancelled, so a job's final
+    /// state is stored even when the job is cancelled.
     private var running: [String: Task<Void, Never>] = [:]
+    /// The cancellable part of each running job: its resources and reconciliation.
+    private var working: [String: Task<Void, Never>] = [:]
     private var finishWaiters: [String: [CheckedContinuation<Job, Never>]] = [:]
     /// The kinds of the mapping as last read, in mapping order.
     private var knownMappingKinds: [String] = []
@@ -172,7 +176,7 @@ public actor ResyncCoordinator {
             schedule()
         } else {
             jobsByID[id] = job
-            running[id]?.cancel()
+            working[id]?.cancel()
         }
         logger.info("job cancellation requested", metadata: ["job.id": "\(id)"])
         return job
@@ -193,9 +197,8 @@ public actor ResyncCoordinator {
         for id in queue {
             _ = try? await cancel(id)
         }
-        let tasks = Array(running.values)
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
+        for task in working.values { task.cancel() }
+        for task in Array(running.values) { await task.value }
     }
 
     // MARK: Scheduling
@@ -237,14 +240,21 @@ public actor ResyncCoordinator {
         jobLogger.info("job started")
         recentChanges?.beginWatching(job: id, since: job.startedAt ?? now())
         await stateReporter?.jobStarted(job)
+        let work = Task { await self.execute(id, logger: jobLogger) }
+        working[id] = work
+        await work.value
+        working[id] = nil
+        await finish(id, cancelled: work.isCancelled, logger: jobLogger)
+    }
 
+    /// What a job does: its resources, then reconciliation. Cancelling it stops this part only.
+    private func execute(_ id: String, logger jobLogger: Logger) async {
         let mapping: PortAppConfig
         do {
             mapping = try await mappingSource.currentMapping()
             knownMappingKinds = mapping.kinds
         } catch {
             update(id) { $0.error = "the mapping could not be read: \(error)" }
-            await finish(id, logger: jobLogger)
             return
         }
         // What the integration owns before this job writes anything: the denominator of the
@@ -262,13 +272,12 @@ public actor ResyncCoordinator {
            jobsByID[id]?.error == nil {
             await reconcile(id, mapping: mapping, ownedBefore: ownedBefore, reconciler: reconciler, logger: jobLogger)
         }
-        await finish(id, logger: jobLogger)
     }
 
-    private func finish(_ id: String, logger jobLogger: Logger) async {
+    private func finish(_ id: String, cancelled: Bool, logger jobLogger: Logger) async {
         guard var done = jobsByID[id] else { return }
         done.finishedAt = now()
-        if done.cancelRequested || Task.isCancelled {
+        if done.cancelRequested || cancelled {
             done.status = .cancelled
             done.error = done.error ?? (acceptingJobs ? "cancelled on request" : "cancelled: the service is shutting down")
         } else if done.error != nil || done.progress.contains(where: { $0.status != .succeeded }) {
@@ -406,8 +415,12 @@ public actor ResyncCoordinator {
                 if let listingError { throw listingError }
                 // An entity a webhook wrote or deleted since the job started is newer than what the
                 // job saw: never stale.
+                // Claimed until deleted, so a webhook cannot write one of them in between.
                 let startedAt = jobsByID[id]?.startedAt ?? now()
-                let stale = (stale?[blueprint] ?? []).filter { recentChanges?.changed(blueprint, $0, since: startedAt) != true }
+                let listed = stale?[blueprint] ?? []
+                let claimed = recentChanges?.claim(blueprint: blueprint, identifiers: listed, since: startedAt)
+                let stale = claimed?.identifiers ?? listed
+                defer { if let claimed { recentChanges?.release(claimed.claim) } }
                 outcome.stale = stale.count
                 guard !stale.isEmpty else { continue }
                 let owned = ownedBefore[blueprint] ?? 0

@@ -20,6 +20,8 @@ public struct Delivery: Sendable, Codable, Hashable {
     /// Header fields (names lower-cased), without credentials (`authorization`, `cookie`).
     public let headers: [String: String]
     public let body: [UInt8]
+    /// The processor's idempotency key (namespaced by path), if it gave one.
+    public var idempotencyKey: String?
     public var status: Status
     public var attempts: Int
     public var lastError: String?
@@ -45,11 +47,14 @@ public struct Delivery: Sendable, Codable, Hashable {
 
 /// The durable queue of deliveries.
 ///
-/// Contract: `insert` is durable when it returns (the delivery survives a crash); `waiting` returns
+/// Contract: `insert` is durable when it returns (the delivery survives a crash), and throws when it
+/// cannot be made durable (a full disk, a removed or read-only file); `waiting` returns
 /// every pending or failed delivery, oldest first (read once at start); `update` replaces the
 /// stored state; `list` is newest first; `prune` keeps at most `keepFinished` done and dead deliveries.
 public protocol DeliveryStore: Sendable {
     func insert(_ delivery: Delivery) async throws
+    /// The stored delivery with this idempotency key, if any.
+    func delivery(idempotencyKey: String) async throws -> Delivery?
     func waiting() async throws -> [Delivery]
     func update(_ delivery: Delivery) async throws
     func delivery(_ id: String) async throws -> Delivery?
@@ -60,11 +65,29 @@ public protocol DeliveryStore: Sendable {
 /// Entities changed by webhooks, remembered while resyncs run so a resync neither overwrites them
 /// with the older copy it fetched nor deletes them as stale. Changes are kept only while some job
 /// runs, and only as far back as the oldest running job's start: memory stays bounded.
+///
+/// The check and the write are one step per entity: a resync *claims* the entities it is about to
+/// write (or delete) — those no webhook changed since the job started — and holds them until its
+/// write is done; a webhook *marks* the entities it is about to write before it writes, and waits
+/// for any claim on them to be released. Either the resync's claim comes first (the webhook's newer
+/// write then lands after it) or the mark does (the resync then leaves the entity alone): a webhook's
+/// change is never overwritten or resurrected by a resync.
 public final class RecentChanges: Sendable {
     private struct State {
         var changes: [String: Date] = [:]
         /// Running jobs and when they started.
         var watching: [String: Date] = [:]
+        /// Entities claimed by resync writes in progress, and how many claims each has.
+        var claims: [String: Int] = [:]
+        /// Webhook writes waiting for claims on their entities to be released.
+        var waiters: [(keys: [String], continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    /// A resync's hold on the entities it is writing; give it back with `release`.
+    public struct Claim: Sendable {
+        fileprivate let keys: [String]
+        /// The entities claimed: the ones to write.
+        public let entities: [MappedEntity]
     }
 
     private let state = Locked(State())
@@ -90,20 +113,64 @@ public final class RecentChanges: Sendable {
         }
     }
 
-    /// Notes that a webhook wrote or deleted these entities now (nothing is kept when no job runs).
-    public func note(_ entities: [(blueprint: String, identifier: String)], at date: Date) {
+    // MARK: The resync's side
+
+    /// Claims the entities no webhook changed at or after `date` (one lock for the whole batch).
+    public func claim(_ entities: [MappedEntity], since date: Date) -> Claim {
         state.withLock { state in
-            guard !state.watching.isEmpty else { return }
-            for entity in entities { state.changes[Self.key(entity.blueprint, entity.identifier)] = date }
+            let unchanged = state.changes.isEmpty ? entities
+                : entities.filter { (state.changes[Self.key($0.blueprint, $0.identifier)] ?? .distantPast) < date }
+            let keys = unchanged.map { Self.key($0.blueprint, $0.identifier) }
+            for key in keys { state.claims[key, default: 0] += 1 }
+            return Claim(keys: keys, entities: unchanged)
         }
     }
 
-    /// The entities no webhook changed at or after `date` (one lock for the whole batch; nothing to
-    /// look up when no webhook changed anything).
-    public func unchanged(_ entities: [MappedEntity], since date: Date) -> [MappedEntity] {
+    /// Claims, for deletion, the identifiers of `blueprint` no webhook changed at or after `date`.
+    public func claim(blueprint: String, identifiers: [String], since date: Date) -> (claim: Claim, identifiers: [String]) {
         state.withLock { state in
-            guard !state.changes.isEmpty else { return entities }
-            return entities.filter { (state.changes[Self.key($0.blueprint, $0.identifier)] ?? .distantPast) < date }
+            let unchanged = identifiers.filter { (state.changes[Self.key(blueprint, $0)] ?? .distantPast) < date }
+            let keys = unchanged.map { Self.key(blueprint, $0) }
+            for key in keys { state.claims[key, default: 0] += 1 }
+            return (Claim(keys: keys, entities: []), unchanged)
+        }
+    }
+
+    /// The resync's write is done (or failed): webhooks waiting for these entities may write.
+    public func release(_ claim: Claim) {
+        guard !claim.keys.isEmpty else { return }
+        let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            for key in claim.keys {
+                if let count = state.claims[key], count > 1 { state.claims[key] = count - 1 } else { state.claims[key] = nil }
+            }
+            var ready: [CheckedContinuation<Void, Never>] = []
+            state.waiters.removeAll { waiter in
+                guard waiter.keys.allSatisfy({ state.claims[$0] == nil }) else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    // MARK: The webhook's side
+
+    /// A webhook is about to write or delete these entities: from now on no resync claims them, and
+    /// this returns once every claim a resync already holds on them is released.
+    public func markChanging(_ entities: [(blueprint: String, identifier: String)], at date: Date) async {
+        let keys = entities.map { Self.key($0.blueprint, $0.identifier) }
+        guard !keys.isEmpty else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let mustWait = state.withLock { state -> Bool in
+                if !state.watching.isEmpty {
+                    for key in keys { state.changes[key] = date }
+                }
+                guard keys.contains(where: { state.claims[$0] != nil }) else { return false }
+                state.waiters.append((keys, continuation))
+                return true
+            }
+            if !mustWait { continuation.resume() }
         }
     }
 

@@ -13,6 +13,7 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
         case queueFull = "queue_full"
         case unknownDelivery = "unknown_delivery"
         case notReplayable = "not_replayable"
+        case storeUnavailable = "store_unavailable"
         case stopped
     }
 
@@ -36,6 +37,19 @@ public struct WebhookCounters: Sendable, Hashable {
     public var processed = 0
     public var retried = 0
     public var dead = 0
+    /// Deliveries answered with an earlier delivery's id (a sender's retry).
+    public var duplicates = 0
+}
+
+/// A delivery that was not refused.
+public struct WebhookAcceptance: Sendable, Hashable {
+    /// The delivery's id (for a duplicate, the first delivery's; for an ignored one, an id that was
+    /// never stored, for the sender's log).
+    public let id: String
+    /// No processor wanted the delivery: it was not stored.
+    public let ignored: Bool
+    /// The same delivery was accepted before: not stored or applied again.
+    public let duplicate: Bool
 }
 
 /// Accepts webhook deliveries (authenticated and validated before the answer), stores them durably,
@@ -83,6 +97,15 @@ public actor WebhookDispatcher {
     private var queued = 0 {
         didSet { settings.metrics.webhookQueueDepth(queued) }
     }
+    /// Slots taken by deliveries being stored (they count against `maxQueued` before the write).
+    private var reserved = 0
+    /// Idempotency keys of deliveries accepted or being stored, with their ids (bounded; older keys
+    /// are found in the store).
+    private var recentKeys: [String: String] = [:]
+    private var recentKeyOrder: [String] = []
+    /// Per ordering key, the last accepted delivery's body digest and id: the same body again right
+    /// after is a sender's retry, and applying it once is the same as applying it twice.
+    private var lastBodies: [String: (digest: Int, length: Int, id: String)] = [:]
     private var active: [String: Task<Void, Never>] = [:]
     private var activeKeys: Set<String> = []
 
@@ -95,7 +118,9 @@ public actor WebhookDispatcher {
     private var wakeRequested = false
     private var stopped = false
     private var mappers: MappingCache?
-    public private(set) var counters = WebhookCounters()
+    private let tallies = Locked(WebhookCounters())
+    /// What was accepted, refused, applied.
+    public nonisolated var counters: WebhookCounters { tallies.current }
     /// Accept-to-applied latencies of recent deliveries, in seconds (bounded).
     private var latencies: [Double] = []
 
@@ -134,11 +159,16 @@ public actor WebhookDispatcher {
     }
 
     /// Checks a delivery (processors for the path, JSON, authentication, payload) and stores it.
-    /// Returns its id, or nil when no processor wants it (it is then not stored).
-    public func accept(path: String, headers: [(name: String, value: String)], body: [UInt8]) async throws(WebhookError) -> String? {
-        guard !stopped else { throw reject(.stopped, "the service is shutting down") }
+    ///
+    /// The checks run in the caller's task, not on the dispatcher, so a large body nobody wants
+    /// never holds up the deliveries behind it; the dispatcher only orders and stores.
+    public nonisolated func accept(path: String, headers: [(name: String, value: String)], body: [UInt8]) async throws(WebhookError) -> WebhookAcceptance {
         let processors = integration.webhookProcessors(for: path)
         guard !processors.isEmpty else { throw reject(.unknownPath, "no webhook processor on /integration\(path)") }
+        // The depth jq can parse: deeper JSON could be accepted and then never applied.
+        guard !JSONDepth.exceeds(body) else {
+            throw reject(.invalidJSON, "the body nests deeper than \(JSONDepth.jqLimit) levels, more than jq parses")
+        }
         let payload: JSON
         do {
             payload = try JSONDecoder().decode(JSON.self, from: Data(body))
@@ -155,31 +185,88 @@ public actor WebhookDispatcher {
             throw reject(.unauthenticated, "the delivery is not authenticated (signature missing or wrong)")
         }
         guard let processor = authenticated.first else {
-            counters.ignored += 1
+            tallies.withLock { $0.ignored += 1 }
             settings.metrics.webhook("ignored")
-            return nil
+            return WebhookAcceptance(id: Self.newID(), ignored: true, duplicate: false)
         }
         guard authenticated.allSatisfy({ $0.validate(event) }) else {
             throw reject(.invalidPayload, "the payload is not what the processor of /integration\(path) expects")
         }
-        guard queued < settings.maxQueued else {
-            throw reject(.queueFull, "\(queued) deliveries are waiting; retry later")
-        }
-        let delivery = Delivery(
-            id: "dlv_" + JobID.make(now: Date()).dropFirst(4), path: path, orderingKey: processor.orderingKey(event),
+        var delivery = Delivery(
+            id: Self.newID(), path: path, orderingKey: processor.orderingKey(event),
             headers: headerMap.filter { !Delivery.credentialHeaders.contains($0.key) }, body: body, acceptedAt: Date())
+        delivery.idempotencyKey = processor.idempotencyKey(event).map { path + "\u{0}" + $0 }
+        return try await enqueue(delivery)
+    }
+
+    private nonisolated static func newID() -> String {
+        "dlv_" + JobID.make(now: Date()).dropFirst(4)
+    }
+
+    /// Stores a checked delivery unless it is a duplicate, within the queue's bound. The slot is
+    /// taken before the store is written (an `await`), so concurrent deliveries cannot overrun it.
+    private func enqueue(_ given: Delivery) async throws(WebhookError) -> WebhookAcceptance {
+        var delivery = given
+        guard !stopped else { throw reject(.stopped, "the service is shutting down") }
+        if let key = delivery.idempotencyKey {
+            if let first = recentKeys[key] {
+                return duplicate(of: first)
+            }
+            if let stored = try? await store.delivery(idempotencyKey: key) {
+                return duplicate(of: stored.id)
+            }
+            // Taken while the store was read?
+            if let first = recentKeys[key] { return duplicate(of: first) }
+        }
+        let digest = delivery.body.withUnsafeBytes { bytes -> Int in
+            var hasher = Hasher()
+            hasher.combine(bytes: bytes)
+            return hasher.finalize()
+        }
+        let bodyKey = delivery.path + "\u{0}" + delivery.orderingKey
+        if let last = lastBodies[bodyKey], last.digest == digest, last.length == delivery.body.count {
+            return duplicate(of: last.id)
+        }
+        guard queued + reserved < settings.maxQueued else {
+            throw reject(.queueFull, "\(queued + reserved) deliveries are waiting; retry later")
+        }
+        reserved += 1
+        if let key = delivery.idempotencyKey { remember(key: key, id: delivery.id) }
+        lastBodies[bodyKey] = (digest, delivery.body.count, delivery.id)
+        if lastBodies.count > 100_000 { lastBodies.removeAll(keepingCapacity: true) }
         do {
+            delivery.nextAttemptAt = delivery.acceptedAt
             try await store.insert(delivery)
         } catch {
+            reserved -= 1
+            if let key = delivery.idempotencyKey { recentKeys[key] = nil }
+            if lastBodies[bodyKey]?.id == delivery.id { lastBodies[bodyKey] = nil }
             logger.error("storing a webhook delivery failed", metadata: ["error": "\(error)"])
-            throw reject(.queueFull, "the delivery could not be stored; retry later")
+            throw reject(.storeUnavailable, "the delivery could not be stored durably; retry later")
         }
+        reserved -= 1
         queued += 1
         waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.acceptedAt))
-        counters.accepted += 1
+        tallies.withLock { $0.accepted += 1 }
         settings.metrics.webhook("accepted")
         wakeUp()
-        return delivery.id
+        return WebhookAcceptance(id: delivery.id, ignored: false, duplicate: false)
+    }
+
+    private func duplicate(of id: String) -> WebhookAcceptance {
+        tallies.withLock { $0.duplicates += 1 }
+        settings.metrics.webhook("duplicate")
+        return WebhookAcceptance(id: id, ignored: false, duplicate: true)
+    }
+
+    /// Keeps the last 100,000 idempotency keys in memory; older ones are looked up in the store.
+    private func remember(key: String, id: String) {
+        recentKeys[key] = id
+        recentKeyOrder.append(key)
+        if recentKeyOrder.count > 100_000 {
+            for old in recentKeyOrder.prefix(50_000) { recentKeys[old] = nil }
+            recentKeyOrder.removeFirst(50_000)
+        }
     }
 
     /// Puts a failed or dead (or done) delivery back in the queue, with its attempts reset.
@@ -208,8 +295,8 @@ public actor WebhookDispatcher {
     /// Accept-to-applied latencies (seconds) of up to the last 10,000 applied deliveries.
     public var appliedLatencies: [Double] { latencies }
 
-    private func reject(_ code: WebhookError.Code, _ message: String) -> WebhookError {
-        counters.rejected[code.rawValue, default: 0] += 1
+    private nonisolated func reject(_ code: WebhookError.Code, _ message: String) -> WebhookError {
+        tallies.withLock { $0.rejected[code.rawValue, default: 0] += 1 }
         settings.metrics.webhook("rejected_" + code.rawValue)
         return WebhookError(code, message)
     }
@@ -284,7 +371,7 @@ public actor WebhookDispatcher {
             delivery.status = .done
             delivery.appliedAt = Date()
             delivery.lastError = nil
-            counters.processed += 1
+            tallies.withLock { $0.processed += 1 }
             latencies.append(delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt))
             settings.metrics.webhookApplied(after: .microseconds(Int64(latencies[latencies.count - 1] * 1_000_000)))
             if latencies.count > 10_000 { latencies.removeFirst(latencies.count - 10_000) }
@@ -293,13 +380,13 @@ public actor WebhookDispatcher {
             delivery.lastError = String(settings.redactor.redact("\(error)").prefix(500))
             if delivery.attempts > policy.maxRetries {
                 delivery.status = .dead
-                counters.dead += 1
+                tallies.withLock { $0.dead += 1 }
                 settings.metrics.webhook("dead")
                 logger.warning("webhook delivery is dead", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
             } else {
                 delivery.status = .failed
                 delivery.nextAttemptAt = Date().addingTimeInterval(Double(policy.delay(afterAttempt: delivery.attempts) / .milliseconds(1)) / 1000)
-                counters.retried += 1
+                tallies.withLock { $0.retried += 1 }
                 settings.metrics.webhook("retried")
             }
         }
@@ -356,7 +443,9 @@ public actor WebhookDispatcher {
         }
         let upserting = Set(selected.entities.map { MappedKey($0.blueprint, $0.identifier) })
         let deleting = everything.entities.filter { !upserting.contains(MappedKey($0.blueprint, $0.identifier)) }
-        let now = Date()
+        // Marked before the write: a running resync leaves these alone from now on, and a resync
+        // write already under way on them finishes first (ours lands after it).
+        await recentChanges.markChanging((selected.entities + deleting).map { (blueprint: $0.blueprint, identifier: $0.identifier) }, at: Date())
         if !selected.entities.isEmpty {
             let options = UpsertOptions(merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
                                         integrationIdentifier: settings.integrationIdentifier, jobID: "webhook:\(delivery.id)",
@@ -372,7 +461,6 @@ public actor WebhookDispatcher {
             _ = try await sink.delete(blueprint: blueprint, identifiers: identifiers, integration: settings.integrationIdentifier,
                                       deleteDependents: mapping.deleteDependentEntities)
         }
-        recentChanges.note((selected.entities + deleting).map { (blueprint: $0.blueprint, identifier: $0.identifier) }, at: now)
     }
 
     private struct MappedKey: Hashable {

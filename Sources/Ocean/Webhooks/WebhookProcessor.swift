@@ -57,7 +57,9 @@ public struct WebhookRetryPolicy: Sendable, Hashable {
 /// refused with 401 and never stored (fail closed: a processor that needs a secret and has none must
 /// refuse). `handle` runs later, from the durable queue, once per matching kind's resource; it may
 /// be retried, so it must be safe to run again. Events with the same `orderingKey` are handled in
-/// the order they were accepted; different keys run in parallel.
+/// the order they were accepted; different keys run in parallel. Every method but `handle` runs
+/// while the sender waits for its answer, outside the dispatcher, so several deliveries are checked
+/// at once.
 public protocol WebhookProcessor: Sendable {
     func shouldProcess(_ event: WebhookEvent) -> Bool
     func matchingKinds(_ event: WebhookEvent) -> [String]
@@ -66,6 +68,9 @@ public protocol WebhookProcessor: Sendable {
     func handle(_ event: WebhookEvent, resource: ResourceConfig) async throws -> WebhookResults
     var retryPolicy: WebhookRetryPolicy { get }
     func orderingKey(_ event: WebhookEvent) -> String
+    /// What makes two deliveries the same delivery (a sender's retry): a delivery whose key was
+    /// accepted before is answered with the first one's id and not applied again. nil: no key.
+    func idempotencyKey(_ event: WebhookEvent) -> String?
 }
 
 extension WebhookProcessor {
@@ -73,4 +78,21 @@ extension WebhookProcessor {
     public func validate(_ event: WebhookEvent) -> Bool { true }
     public var retryPolicy: WebhookRetryPolicy { WebhookRetryPolicy() }
     public func orderingKey(_ event: WebhookEvent) -> String { event.path }
+
+    /// The delivery id senders put in a header: GitHub's `X-GitHub-Delivery`, GitLab's
+    /// `X-Gitlab-Event-UUID`, Atlassian's `X-Atlassian-Webhook-Identifier`, Bitbucket's
+    /// `X-Request-UUID`, or a generic `Idempotency-Key`.
+    public func idempotencyKey(_ event: WebhookEvent) -> String? {
+        for name in WebhookEvent.deliveryIDHeaders {
+            if let value = event.headers[name], !value.isEmpty { return value }
+        }
+        return nil
+    }
+}
+
+extension WebhookEvent {
+    /// Headers that carry a sender's delivery id (lower-cased, as `headers` has them).
+    public static let deliveryIDHeaders = [
+        "x-github-delivery", "x-gitlab-event-uuid", "x-atlassian-webhook-identifier", "x-request-uuid", "idempotency-key",
+    ]
 }
