@@ -56,7 +56,14 @@ public struct PortError: Error, Sendable, CustomStringConvertible {
 public final class PortClient: Sendable {
     public let settings: PortSettings
     let http: RetryingHTTPClient
-    private let token = Locked<(value: String, expires: ContinuousClock.Instant)?>(nil)
+    /// The access token: none, being fetched (every caller waits for the one request), or ready.
+    private enum TokenState {
+        case none
+        case fetching(Task<(value: String, expires: ContinuousClock.Instant), any Error>)
+        case ready(value: String, expires: ContinuousClock.Instant)
+    }
+
+    private let token = Locked(TokenState.none)
     private let logger: Logger
 
     public init(settings: PortSettings, logger: Logger) {
@@ -81,8 +88,11 @@ public final class PortClient: Sendable {
             if body != nil { headers.append(("Content-Type", "application/json")) }
             let response = try await http.send(OutgoingRequest(method: method, url: url(path, query: query), headers: headers, body: body))
             if response.status == 401 && !refreshed {
-                // The token expired early or was revoked: get a new one, once.
-                token.withLock { $0 = nil }
+                // The token expired early or was revoked: get a new one, once (requests in flight
+                // with the same token share the one new token).
+                token.withLock { state in
+                    if case .ready(let value, _) = state, value == authorization { state = .none }
+                }
                 refreshed = true
                 continue
             }
@@ -100,9 +110,37 @@ public final class PortClient: Sendable {
     }
 
     private func currentToken() async throws -> String {
-        if let cached = token.withLock({ $0 }), ContinuousClock.now < cached.expires {
-            return cached.value
+        let fetch = token.withLock { state -> Task<(value: String, expires: ContinuousClock.Instant), any Error>? in
+            switch state {
+            case .ready(_, let expires) where ContinuousClock.now < expires:
+                return nil
+            case .fetching(let task):
+                return task
+            case .ready, .none:
+                let task = Task { try await self.requestToken() }
+                state = .fetching(task)
+                return task
+            }
         }
+        guard let fetch else {
+            if case .ready(let value, _) = token.current { return value }
+            return try await currentToken()
+        }
+        do {
+            let fetched = try await fetch.value
+            token.withLock { state in
+                if case .fetching = state { state = .ready(value: fetched.value, expires: fetched.expires) }
+            }
+            return fetched.value
+        } catch {
+            token.withLock { state in
+                if case .fetching = state { state = .none }
+            }
+            throw error
+        }
+    }
+
+    private func requestToken() async throws -> (value: String, expires: ContinuousClock.Instant) {
         let body = try JSONSerialization.data(withJSONObject: ["clientId": settings.clientID, "clientSecret": settings.clientSecret])
         let response = try await http.send(OutgoingRequest(
             method: "POST", url: url("/v1/auth/access_token", query: []),
@@ -122,10 +160,8 @@ public final class PortClient: Sendable {
         // A Port or proxy that echoes the Authorization header must not put the live token into a
         // log line, a job's error or the catalog.
         SecretRedactor.register(accessToken)
-        let value = "\(type) \(accessToken)"
-        token.withLock { $0 = (value, ContinuousClock.now + .milliseconds(Int((lifetime - margin) * 1000))) }
         logger.debug("port token obtained", metadata: ["port.expires_in": "\(Int(lifetime))"])
-        return value
+        return ("\(type) \(accessToken)", ContinuousClock.now + .milliseconds(Int((lifetime - margin) * 1000)))
     }
 
     private func url(_ path: String, query: [(String, String)]) -> String {

@@ -30,12 +30,14 @@ public final class FakePort: Sendable {
 
     /// `echoesRejectedCredentials`: a badly behaved API that repeats wrong credentials in its 401
     /// message, for checking that the service scrubs what a dependency echoes back.
+    /// `echoesAuthorization`: a proxy that refuses every bulk upsert and quotes the request's
+    /// `Authorization` header (the live access token) in its message.
     public init(clientID: String = "client-id", clientSecret: String = "client-secret-do-not-log", tokenLifetime: Double = 3600, port: Int = 0,
-                echoesRejectedCredentials: Bool = false) {
+                echoesRejectedCredentials: Bool = false, echoesAuthorization: Bool = false) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         let state = FakePortState(clientID: clientID, clientSecret: clientSecret, tokenLifetime: tokenLifetime,
-                                  echoesRejectedCredentials: echoesRejectedCredentials)
+                                  echoesRejectedCredentials: echoesRejectedCredentials, echoesAuthorization: echoesAuthorization)
         self.state = state
         var logger = Logger(label: "fake-port")
         logger.logLevel = .critical
@@ -89,6 +91,8 @@ public final class FakePort: Sendable {
     public var requestCounts: [String: Int] { get async { await state.requestCounts } }
     public var maxInFlight: Int { get async { await state.maxInFlight } }
     public var tokensIssued: Int { get async { await state.tokensIssued } }
+    /// Every access token handed out.
+    public var issuedTokens: [String] { get async { await state.tokens.keys.sorted() } }
     /// The resync states reported, in order, as JSON texts.
     public var resyncStates: [String] { get async { await state.resyncStates.map(\.text) } }
     /// The integration record, as JSON text.
@@ -128,12 +132,14 @@ actor FakePortState {
     var store: [String: [String: (entity: JSONBox, datasource: String)]] = [:]
 
     let echoesRejectedCredentials: Bool
+    let echoesAuthorization: Bool
 
-    init(clientID: String, clientSecret: String, tokenLifetime: Double, echoesRejectedCredentials: Bool) {
+    init(clientID: String, clientSecret: String, tokenLifetime: Double, echoesRejectedCredentials: Bool, echoesAuthorization: Bool) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.tokenLifetime = tokenLifetime
         self.echoesRejectedCredentials = echoesRejectedCredentials
+        self.echoesAuthorization = echoesAuthorization
     }
 
     func inject(_ fault: FakePort.Fault) { faults.append(fault) }
@@ -164,7 +170,8 @@ actor FakePortState {
         requestCounts["POST /v1/auth/access_token", default: 0] += 1
         let body = try Self.object(request)
         guard body["clientId"] as? String == clientID, body["clientSecret"] as? String == clientSecret else {
-            let echo = echoesRejectedCredentials ? ": got \(body["clientId"] ?? "nothing") / \(body["clientSecret"] ?? "nothing")" : ""
+            // The echo quotes the raw request body: in the JSON answer it is JSON-escaped (with "\/").
+            let echo = echoesRejectedCredentials ? ": got \(body["clientId"] ?? "nothing") / \(body["clientSecret"] ?? "nothing"), request \(String(decoding: request.body, as: UTF8.self))" : ""
             return try Self.json(401, ["ok": false, "error": "invalid_credentials", "message": "bad client id or secret" + echo])
         }
         tokensIssued += 1
@@ -223,6 +230,10 @@ actor FakePortState {
     }
 
     func bulkUpsert(_ request: HTTPRequest) throws -> HTTPResponse {
+        if echoesAuthorization {
+            return try Self.json(400, ["ok": false, "error": "bad_request",
+                                       "message": "refused a request with Authorization: \(request.headers["Authorization"] ?? "")"])
+        }
         guard request.body.count <= maxBodyBytes else {
             bodiesOverLimit += 1
             return try Self.json(413, ["ok": false, "error": "payload_too_large"])

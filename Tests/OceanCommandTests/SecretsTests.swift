@@ -88,6 +88,51 @@ struct SecretsTests {
         }
     }
 
+    @Test("a secret echoed JSON-escaped (with \\/) or percent-encoded is masked in that spelling too")
+    func escapedSpellings() async throws {
+        let secret = #"sec/ret"value-2026"#
+        let port = FakePort(clientSecret: "the-right-secret", echoesRejectedCredentials: true)
+        try await port.start()
+        let run = try await OceanProcess.run(["resync"], environment: [
+            "OCEAN__PORT__CLIENT_ID": port.clientID, "OCEAN__PORT__CLIENT_SECRET": secret,
+            "OCEAN__PORT__BASE_URL": port.baseURL, "APPLICATION__LOG_LEVEL": "trace",
+        ])
+        await port.stop()
+        #expect(run.status != 0)
+        let output = run.stdout + run.stderr
+        #expect(output.contains("[REDACTED]"), "output: \(output)")
+        for spelling in [secret, #"sec\/ret\"value-2026"#, #"sec/ret\"value-2026"#, "sec%2Fret%22value-2026"] {
+            #expect(!output.contains(spelling), "\(spelling) in: \(output)")
+        }
+    }
+
+    @Test("a Port that echoes Authorization: the live access token is masked in the log, the job and the catalog file")
+    func accessTokenMasked() async throws {
+        let port = FakePort(echoesAuthorization: true)
+        try await port.start()
+        let directory = try OceanProcess.temporaryDirectory()
+        let run = try await OceanProcess.run(["resync"], environment: [
+            "OCEAN__PORT__CLIENT_ID": port.clientID, "OCEAN__PORT__CLIENT_SECRET": port.clientSecret,
+            "OCEAN__PORT__BASE_URL": port.baseURL, "APPLICATION__LOG_LEVEL": "trace",
+            "OCEAN__INTEGRATION__CONFIG__ENTITY_AMOUNT": "2",
+        ], directory: directory)
+        let tokens = await port.issuedTokens
+        await port.stop()
+        try #require(!tokens.isEmpty)
+        let output = run.stdout + run.stderr
+        // The proxy did echo it: the entity errors say so, masked.
+        #expect(output.contains("[REDACTED]"), "output: \(output)")
+        var stored = Data()
+        for file in ["catalog.sqlite", "catalog.sqlite-wal"] {
+            stored.append((try? Data(contentsOf: URL(fileURLWithPath: directory + "/.ocean/" + file))) ?? Data())
+        }
+        #expect(!stored.isEmpty)
+        for token in tokens {
+            #expect(!output.contains(token), "the log shows the access token")
+            #expect(stored.range(of: Data(token.utf8)) == nil, "the catalog file holds the access token")
+        }
+    }
+
     @Test("a sensitive setting of the wrong type is reported without its value")
     func sensitiveValueNotEchoed() async throws {
         let run = try await OceanProcess.run(["validate"], environment: [

@@ -372,7 +372,7 @@ struct WebhookDispatcherTests {
                 }
             }
         }
-        #expect(ids > 1000)
+        #expect(ids > 300)
         #expect(touched.count > count / 4, "the webhooks touched too few entities to mean anything")
         #expect(overwritten == 0, "\(overwritten) webhook upserts were overwritten by a resync")
         #expect(resurrected == 0, "\(resurrected) webhook deletes were undone by a resync")
