@@ -220,7 +220,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OceanCommandTests",
-            dependencies: ["TestSupport", "FakePort", "OceanIntegrations"],
+            dependencies: ["TestSupport", "FakePort", "OceanIntegrations", "Essentials"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -61,6 +61,12 @@ public final class HTTPServer: Sendable {
             return true
         }
         guard wasIdle else { throw HTTPServerError.notRunning("the server was already started") }
+        let largestBody = router.largestBodySize(default: configuration.maxBodySize)
+        guard largestBody <= configuration.maxBufferedBodyBytes else {
+            state.withLock { $0 = .idle }
+            throw HTTPServerError.invalidConfiguration(
+                "a route accepts bodies of \(largestBody) bytes, more than the server may hold at once (\(configuration.maxBufferedBodyBytes))")
+        }
         LibeventRuntime.prepare()
         let context = ServerContext(
             configuration: configuration, router: router, logger: logger,

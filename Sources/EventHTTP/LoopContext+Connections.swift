@@ -232,8 +232,9 @@ extension LoopContext {
         return Unmanaged<LoopContext>.fromOpaque(pointer).takeUnretainedValue()
     }
 
-    /// accept() failed. Out of descriptors (EMFILE, ENFILE) it would fail again at once, in a loop,
-    /// so the listener pauses briefly; one waiting client is accepted with the spare descriptor and
+    /// accept() failed. Out of descriptors (EMFILE, ENFILE) it would fail again at once, in a loop.
+    /// The idlest connections are closed to make room; when every connection is busy, the listener
+    /// pauses briefly instead, and one waiting client is accepted with the spare descriptor and
     /// closed, so it learns at once instead of waiting. The failure is logged at most once a second.
     private func acceptFailed(_ listener: OpaquePointer) {
         let error = errno
@@ -242,6 +243,11 @@ extension LoopContext {
             server.logger.warning("accepting connections failed", metadata: ["error": "\(message)"])
         }
         guard error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM else { return }
+        // Closing the idlest connections frees descriptors at once (evhttp closes them as it frees
+        // them): the clients waiting in the backlog, a health check among them, get in.
+        var evicted = 0
+        while evicted < 8, evictIdlest() { evicted += 1 }
+        if evicted > 0 { return }
         if spareDescriptor >= 0 {
             Glibc.close(spareDescriptor)
             let accepted = accept(evconnlistener_get_fd(listener), nil, nil)

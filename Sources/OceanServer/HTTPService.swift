@@ -22,6 +22,10 @@ public struct HTTPService: Service, CustomStringConvertible {
     }
 
     public func run() async throws {
+        // Before the server sizes its connection limit from it.
+        if let limit = DescriptorLimit.raiseToHardLimit() {
+            logger.debug("descriptor limit", metadata: ["process.max_open_files": "\(limit)"])
+        }
         try await server.start()
         readiness.advance(to: .ready)
         // Returns when a graceful shutdown begins; throws when the task is cancelled. Either way: stop.

@@ -143,6 +143,18 @@ public struct ServiceSettings: Sendable {
         if let seconds = integer("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS", in: 0...3600) {
             settings.http.shutdownGracePeriod = .seconds(seconds)
         }
+        if let seconds = integer("OCEAN__HTTP__HEADER_TIMEOUT_SECONDS", in: 1...600) {
+            settings.http.headerTimeout = .seconds(seconds)
+        }
+        if let seconds = integer("OCEAN__HTTP__BODY_TIMEOUT_SECONDS", in: 1...3600) {
+            settings.http.bodyTimeout = .seconds(seconds)
+        }
+        if let count = integer("OCEAN__HTTP__MAX_CONNECTIONS", in: 1...1_000_000) {
+            settings.http.maxConnections = count
+        }
+        if let bytes = integer("OCEAN__HTTP__MAX_BUFFERED_BODY_BYTES", in: (1 << 20)...(16 << 30)) {
+            settings.http.maxBufferedBodyBytes = bytes
+        }
         if let token = environment["OCEAN__HTTP__API_TOKEN"] {
             if token.count < 16 {
                 errors.append(SettingError(environment.label("OCEAN__HTTP__API_TOKEN"), "must be at least 16 characters"))

@@ -27,14 +27,21 @@ public final class OceanProcess: @unchecked Sendable {
 
     /// Starts `ocean` with `arguments` in `directory` (a new empty one by default); `input`, when given,
     /// is written to its stdin, which is then closed.
+    /// `descriptorLimit`: the child runs under `ulimit -n` of that many (soft and hard).
     public static func start(
-        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil
+        _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil,
+        descriptorLimit: Int? = nil
     ) throws -> OceanProcess {
         ignoreSIGPIPE
         let service = OceanProcess()
         let binary = try OceanProcess.binary()
-        service.process.executableURL = binary
-        service.process.arguments = arguments
+        if let descriptorLimit {
+            service.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            service.process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
+        } else {
+            service.process.executableURL = binary
+            service.process.arguments = arguments
+        }
         service.process.currentDirectoryURL = URL(fileURLWithPath: try directory ?? temporaryDirectory())
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -123,6 +130,22 @@ public final class OceanProcess: @unchecked Sendable {
         process.waitUntilExit()
         errorsRead.wait()
         return (process.terminationStatus, out.text, errors.text)
+    }
+
+    /// Runs `command` with /bin/sh and returns its exit status (output discarded).
+    public static func runShell(_ command: String) async throws -> Int32 {
+        try await onThread { try runShellBlocking(command) }
+    }
+
+    public static func runShellBlocking(_ command: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     /// The port from the "http server listening" log line.
