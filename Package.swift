@@ -50,10 +50,18 @@ let package = Package(
             providers: [.apt(["libjq-dev"])]
         ),
 
+        // libjq calls that a trap, an abort or an endless loop inside libjq 1.6 cannot take the
+        // process down with (C: signal handlers and sigsetjmp around single libjq calls).
+        .target(
+            name: "CJQGuard",
+            dependencies: ["CJQ"],
+            linkerSettings: [.linkedLibrary("jq"), .linkedLibrary("pthread")]
+        ),
+
         // jq from Swift: compiled programs, owned values, Ocean's dialect on libjq 1.6.
         .target(
             name: "JQ",
-            dependencies: ["CJQ"],
+            dependencies: ["CJQ", "CJQGuard"],
             swiftSettings: strictSwift
         ),
 

@@ -7,6 +7,8 @@ public struct JQError: Error, Sendable, Hashable, CustomStringConvertible {
             case runtime = "jq_runtime_error"
             case invalidJSON = "invalid_json"
             case notJQ = "not_jq"
+            case crashed = "jq_crashed"
+            case timedOut = "jq_timed_out"
         }
 
         private let kind: Kind
@@ -20,6 +22,15 @@ public struct JQError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidJSON = Code(kind: .invalidJSON)
         /// The text is not a jq expression at all (for example GitLab's `file://README.md`).
         public static let notJQ = Code(kind: .notJQ)
+        /// libjq trapped or aborted on the input (a libjq 1.6 defect): the program's state is gone,
+        /// compile a new one.
+        public static let crashed = Code(kind: .crashed)
+        /// The evaluation ran past the time limit and was stopped (`JQProgram.timeLimit`): the
+        /// program's state is gone, compile a new one.
+        public static let timedOut = Code(kind: .timedOut)
+
+        /// Whether the program that raised it can no longer be used.
+        public var brokeTheProgram: Bool { kind == .crashed || kind == .timedOut }
     }
 
     public let code: Code

@@ -1,4 +1,9 @@
 import CJQ
+import CJQGuard
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A compiled jq program: compile once (1.6 needs 20-30 ms), run on many inputs (microseconds).
 ///
@@ -46,12 +51,31 @@ public final class JQProgram {
         jq_teardown(&state)
     }
 
+    /// Whether a fault inside libjq left this program unusable (see `JQError.Code.crashed`).
+    public var isBroken: Bool { state == nil }
+
+    /// The longest one step of an evaluation may take before it is stopped and the input fails
+    /// with `timedOut` (process-wide; 5 s until set). libjq 1.6 loops for ever on some inputs.
+    public static func setTimeLimit(_ limit: Duration?) {
+        let milliseconds = limit.map { Int($0.components.seconds) * 1000 + Int($0.components.attoseconds / 1_000_000_000_000_000) } ?? 0
+        swift_ocean_jq_set_time_limit(milliseconds)
+    }
+
+    /// Faults of libjq caught (and survived) since the process started.
+    public static var faultsCaught: Int { Int(swift_ocean_jq_faults()) }
+
     /// Runs the program on `input`, calling `body` with each output until it returns false.
     /// A runtime error stops the run and is thrown after the outputs that came before it.
+    ///
+    /// Each libjq call runs guarded: a trap or abort inside libjq, or a step past the time limit,
+    /// throws `crashed` or `timedOut` instead of ending the process, and leaves the program broken.
     public func run(_ input: consuming JQValue, _ body: (consuming JQValue) throws -> Bool) throws {
-        jq_start(state, input.take(), 0)
+        guard let state else { throw JQError(.crashed, "this program was lost to an earlier libjq fault; compile it again") }
+        var signal: Int32 = 0
+        try check(swift_ocean_jq_start(state, input.take(), 0, &signal), signal: signal)
         while true {
-            let next = jq_next(state)
+            var next = jv_null()
+            try check(swift_ocean_jq_next(state, &next, &signal), signal: signal)
             if jv_get_kind(next) != JV_KIND_INVALID {
                 guard try body(JQValue(owning: next)) else { return }
                 continue
@@ -62,6 +86,33 @@ public final class JQProgram {
             }
             jv_free(next)
             return
+        }
+    }
+
+    /// Throws, and gives up the jq state (never used or freed again: it may be inconsistent), when
+    /// a guarded call did not end normally.
+    private func check(_ outcome: swift_ocean_jq_outcome, signal: Int32) throws(JQError) {
+        switch outcome {
+        case SWIFT_OCEAN_JQ_OK:
+            return
+        case SWIFT_OCEAN_JQ_TIMED_OUT:
+            state = nil
+            throw JQError(.timedOut, "jq ran past its time limit on this input and was stopped (a libjq 1.6 defect)")
+        default:
+            state = nil
+            let name = JQProgram.signalName(signal)
+            throw JQError(.crashed, "libjq 1.6 crashed on this input (\(name)); jq 1.8 evaluates it")
+        }
+    }
+
+    private static func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGFPE: "SIGFPE"
+        case SIGSEGV: "SIGSEGV"
+        case SIGBUS: "SIGBUS"
+        case SIGILL: "SIGILL"
+        case SIGABRT: "an assertion"
+        default: "signal \(signal)"
         }
     }
 

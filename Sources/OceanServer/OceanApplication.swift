@@ -1,6 +1,7 @@
 import Essentials
 public import EventHTTP
 import Foundation
+import JQ
 public import Logging
 public import Ocean
 public import OceanCatalog
@@ -34,6 +35,7 @@ public struct OceanApplication: Sendable {
     public init(settings: ServiceSettings, integration custom: OceanIntegration? = nil, logger: Logger) throws(StartupError) {
         self.settings = settings
         self.logger = logger
+        JQProgram.setTimeLimit(settings.jqTimeLimit)
         metrics = ServiceMetrics(enabled: settings.metricsEnabled)
         guard let integration = custom ?? BuiltInIntegrations.make(type: settings.integrationType) else {
             throw StartupError("OCEAN__INTEGRATION__TYPE must be one of \(BuiltInIntegrations.types.joined(separator: ", ")), got \"\(settings.integrationType.prefix(40))\"")

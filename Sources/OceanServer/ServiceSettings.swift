@@ -44,6 +44,9 @@ public struct ServiceSettings: Sendable {
     public var maxConcurrentResources = 4
     /// `OCEAN__RESYNC__MAPPING_WORKERS` (default: the number of cores).
     public var mappingWorkers = System.coreCount
+    /// `OCEAN__RESYNC__JQ_TIME_LIMIT_MS`: the longest jq may work on one record before the record
+    /// fails (libjq 1.6 loops for ever on some inputs; default 2000).
+    public var jqTimeLimit: Duration = .milliseconds(2000)
     /// `OCEAN__JOBS__HISTORY_LIMIT` (default 1000).
     public var jobHistoryLimit = 1000
     /// `OCEAN__METRICS__ENABLED` (default true): `GET /metrics` and the work of counting for it.
@@ -204,6 +207,9 @@ public struct ServiceSettings: Sendable {
         }
         if let value = integer("OCEAN__RESYNC__MAPPING_WORKERS", in: 1...256) {
             settings.mappingWorkers = value
+        }
+        if let value = integer("OCEAN__RESYNC__JQ_TIME_LIMIT_MS", in: 10...600_000) {
+            settings.jqTimeLimit = .milliseconds(value)
         }
         if let value = integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) {
             settings.jobHistoryLimit = value

@@ -172,6 +172,13 @@ public final class EntityMapper {
                 result.failed += fastResult.failed
                 for problem in fastResult.problems { result.report(problem) }
                 continue
+            } catch let error as JQError where error.code.brokeTheProgram {
+                // libjq crashed or hung on this record: it fails alone, and the resource's program
+                // is compiled anew for the next record (the reporting one would fault the same way).
+                fastPrograms[resourceIndex] = nil
+                result.failed += 1
+                result.report(problem(.invalidRecord, resource, recordIndex, nil, nil, error.message))
+                continue
             } catch {
                 // Fall through to the reporting program.
             }
@@ -183,6 +190,7 @@ public final class EntityMapper {
                 }
             } catch {
                 // The wrapper catches every user error; reaching here means something outside it failed.
+                if reporting.isBroken { reportingPrograms[resourceIndex] = nil }
                 result.failed += 1
                 result.report(problem(.invalidRecord, resource, recordIndex, nil, nil, "mapping failed: \(error)"))
             }
@@ -219,6 +227,10 @@ public final class EntityMapper {
                 outcome.append(.string(error.message))
             }
             return outcome
+        }
+        defer {
+            // A program lost to a libjq fault is compiled anew for the next record.
+            if programs.selector.isBroken || programs.fields.contains(where: \.isBroken) { fieldPrograms[resource.index] = nil }
         }
         let selected = tagged(programs.selector, record.copy())
         var output = JQValue.emptyArray()

@@ -37,7 +37,7 @@ public enum JSONLinesIntegration {
             port:
               entity:
                 mappings:
-                  identifier: .id | tostring
+                  identifier: .id | if . == null then null else tostring end
                   title: (.title // .name // (.id | tostring))
                   blueprint: '"item"'
                   properties:
