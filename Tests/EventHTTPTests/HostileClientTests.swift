@@ -164,7 +164,8 @@ struct HostileClientTests {
 
     @Test("the bytes held for unanswered bodies are bounded: over the budget, 503 with Retry-After")
     func bodyBudget() async throws {
-        try await withServer(TestRoutes.all, configure: {
+        // Without the 4 MiB route: the budget must hold at least the largest body a route takes.
+        try await withServer(TestRoutes.all.filter { $0.pattern != "/large" }, configure: {
             $0.maxBodySize = 64 << 10
             $0.maxBufferedBodyBytes = 128 << 10
         }) { _, port in
