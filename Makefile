@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libevent-dev libjq-dev libsqlite3-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test build deps test-deps bench-http bench-metrics bench-map bench-resync bench-port bench-webhook clean
+.PHONY: run test test-tsan build deps test-deps bench-http bench-metrics bench-map bench-resync bench-port bench-webhook clean
 
 ## Install the system libraries when their headers are missing (libevent's evhttp, libjq, SQLite).
 deps:
@@ -36,6 +36,13 @@ run: build
 test: test-deps
 	$(SWIFT) build --build-tests
 	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build
+
+## The whole suite under ThreadSanitizer, in its own build folder (a clean one takes a while).
+## TSan's own runtime reports go to stderr; a report fails the run (halt_on_error).
+test-tsan: test-deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" SWIFT_BACKTRACE=enable=no \
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan $(TSAN_FILTER)
 
 ## wrk against /health/live: the Swift server vs a plain C evhttp server (see BENCHMARKS.md).
 bench-http: deps

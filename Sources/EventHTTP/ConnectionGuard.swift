@@ -109,7 +109,6 @@ final class ConnectionGuard {
                     skipLeadingEmptyLines(source)
                     guard evbuffer_get_length(source) > 0 else { break loop }
                     lastActive = now
-                    if deadline == nil { watch(until: now + loop.headerTimeout) }
                 }
                 let available = evbuffer_get_length(source)
                 let window = min(available, loop.maxHeadLength + 1)
@@ -123,6 +122,9 @@ final class ConnectionGuard {
                         continue loop
                     }
                     state = .head(scanned: window)
+                    // Only a head that did not arrive whole is watched (the common case costs nothing);
+                    // its deadline counts from its first byte.
+                    if deadline == nil { watch(until: lastActive + loop.headerTimeout) }
                     break loop
                 }
                 switch RequestHead.parse(UnsafeRawBufferPointer(rebasing: bytes[..<end]), maxTargetLength: loop.maxTargetLength,
@@ -292,6 +294,12 @@ final class ConnectionGuard {
 
     /// The held request is whole and checked: evhttp may have it.
     private func handOver(to destination: OpaquePointer) {
+        defer {
+            if deadline != nil {
+                deadline = nil
+                loop.unwatch(self)
+            }
+        }
         if !chunkedHead.isEmpty {
             let head = reframedHead(length: evbuffer_get_length(held))
             _ = head.withUnsafeBytes { evbuffer_add(destination, $0.baseAddress, $0.count) }
@@ -302,8 +310,6 @@ final class ConnectionGuard {
         unanswered.append(heldReservation)
         heldReservation = 0
         state = .head(scanned: 0)
-        deadline = nil
-        loop.unwatch(self)
     }
 
     private var placeholderSent = false

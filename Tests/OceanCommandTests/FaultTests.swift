@@ -188,6 +188,9 @@ struct FaultTests {
         let job = try await fetch(port: newPort, "GET", "/jobs/\(secondID)")
         #expect(job.json?["status"] as? String == "failed")
         #expect((job.json?["error"] as? String)?.contains("interrupted") == true)
+        // What it had counted before the kill is kept.
+        let counted = (job.json?["progress"] as? [[String: Any]] ?? []).reduce(0) { $0 + ($1["fetched"] as? Int ?? 0) }
+        #expect(counted > 0, "the interrupted job kept no progress")
         let after = try await fetch(port: newPort, "GET", "/entities?limit=1000")
         #expect((after.json?["entities"] as? [Any])?.count == count, "entities were lost to the killed job")
         let three = try await fetch(port: newPort, "POST", "/resync")

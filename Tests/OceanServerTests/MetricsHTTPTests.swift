@@ -47,7 +47,7 @@ struct MetricsHTTPTests {
             ("http_requests_total", "counter"), ("http_request_duration_seconds", "histogram"), ("ocean_jobs", "gauge"),
             ("ocean_jobs_total", "counter"), ("ocean_job_duration_seconds", "histogram"), ("ocean_records_total", "counter"),
             ("ocean_webhook_deliveries_total", "counter"), ("ocean_webhook_queue_depth", "gauge"),
-            ("ocean_webhook_apply_latency_seconds", "histogram"),
+            ("ocean_webhook_apply_latency_seconds", "histogram"), ("ocean_reconciliations_skipped_total", "counter"),
         ] {
             #expect(text.contains("# TYPE \(family) \(type)\n"), "no \(type) \(family) in:\n\(text)")
         }

@@ -128,21 +128,7 @@ struct ResyncCoordinatorTests {
     func cancellation() async throws {
         let sawCancellation = Gate()
         let ocean = OceanIntegration(type: "test")
-        ocean.onResync(kind: "slow") { context in
-            AsyncThrowingStream<[JSON], any Error> { continuation in
-                let task = Task {
-                    var page = 0
-                    while !context.isCancelled {
-                        continuation.yield(records("slow", page * 10..<(page + 1) * 10))
-                        page += 1
-                        try? await Task.sleep(for: .milliseconds(20))
-                    }
-                    sawCancellation.open()
-                    continuation.finish()
-                }
-                continuation.onTermination = { _ in task.cancel() }
-            }
-        }
+        ocean.onResync(kind: "slow") { context in endlessPages(context, then: sawCancellation) }
         let catalog = try temporaryCatalog()
         let coordinator = makeCoordinator(ocean, mapping: try simpleMapping(kinds: ["slow"]), catalog: catalog)
         try await coordinator.start()
@@ -169,20 +155,7 @@ struct ResyncCoordinatorTests {
     @Test("a job stopped by shutdown is stored as cancelled, and reads so after a restart")
     func shutdownStoresCancelled() async throws {
         let ocean = OceanIntegration(type: "test")
-        ocean.onResync(kind: "slow") { context in
-            AsyncThrowingStream<[JSON], any Error> { continuation in
-                let task = Task {
-                    var page = 0
-                    while !context.isCancelled {
-                        continuation.yield(records("slow", page * 10..<(page + 1) * 10))
-                        page += 1
-                        try? await Task.sleep(for: .milliseconds(20))
-                    }
-                    continuation.finish()
-                }
-                continuation.onTermination = { _ in task.cancel() }
-            }
-        }
+        ocean.onResync(kind: "slow") { context in endlessPages(context) }
         let catalog = try temporaryCatalog()
         let mapping = try simpleMapping(kinds: ["slow"])
         let coordinator = makeCoordinator(ocean, mapping: mapping, catalog: catalog)

@@ -123,3 +123,20 @@ struct Pages: AsyncSequence, Sendable {
 struct HandlerFailure: Error, CustomStringConvertible {
     var description: String { "the third-party API answered 500" }
 }
+
+/// Pages of 10 "slow" records every 20 ms until the job is cancelled; then `then` opens.
+func endlessPages(_ context: ResyncContext, then: Gate? = nil) -> AsyncThrowingStream<[JSON], any Error> {
+    AsyncThrowingStream<[JSON], any Error> { continuation in
+        let task = Task {
+            var page = 0
+            while !context.isCancelled {
+                continuation.yield(records("slow", page * 10..<(page + 1) * 10))
+                page += 1
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            then?.open()
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+    }
+}

@@ -7,31 +7,9 @@ public enum JSONDepth {
     /// Whether `bytes` opens more than `limit` arrays or objects inside one another (brackets in
     /// strings do not count).
     public static func exceeds(_ bytes: [UInt8], limit: Int = jqLimit) -> Bool {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""):
-                inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > limit { return true }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth -= 1
-            default:
-                break
-            }
+        var nesting = JSONNesting()
+        for byte in bytes where nesting.step(byte) == .opened && nesting.depth > limit {
+            return true
         }
         return false
     }

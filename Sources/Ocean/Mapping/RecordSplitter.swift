@@ -31,9 +31,7 @@ public struct RecordSplitter {
     /// Where the scan stopped in `buffer` (array mode keeps its string/depth state across chunks).
     private var scanned = 0
     private var recordStart: Int?
-    private var depth = 0
-    private var inString = false
-    private var escaped = false
+    private var nesting = JSONNesting()
     /// A `,` was seen at the array's top level (so `[1,]` has an empty last element, `[]` does not).
     private var sawSeparator = false
     private var nextIndex = 0
@@ -69,7 +67,7 @@ public struct RecordSplitter {
             let rest = recordStart.map { trimmed(buffer[$0...]) } ?? []
             if rest.isEmpty {
                 report("the input ends before the array's closing ]", into: &batches, consumesIndex: false)
-            } else if depth == 1 && !inString {
+            } else if nesting.depth == 1 && !nesting.inString {
                 // The last element is whole; only the closing bracket is missing.
                 emit(rest, into: &batches)
                 report("the input ends before the array's closing ]", into: &batches, consumesIndex: false)
@@ -97,7 +95,7 @@ public struct RecordSplitter {
                     scanned += 1
                 } else if byte == UInt8(ascii: "[") {
                     mode = .array
-                    depth = 1
+                    nesting.depth = 1
                     scanned += 1
                     recordStart = scanned
                 } else {
@@ -127,37 +125,20 @@ public struct RecordSplitter {
 
     private mutating func scanArray(into batches: inout [RecordBatch]) {
         while scanned < buffer.count {
-            let byte = buffer[scanned]
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-            } else {
-                switch byte {
-                case UInt8(ascii: "\""): inString = true
-                case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1
-                case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                    depth -= 1
-                    if depth == 0 {
-                        endElement(at: scanned, into: &batches, last: true)
-                        scanned += 1
-                        mode = .arrayDone
-                        return
-                    }
-                case UInt8(ascii: ","):
-                    if depth == 1 {
-                        sawSeparator = true
-                        endElement(at: scanned, into: &batches, last: false)
-                        scanned += 1
-                        recordStart = scanned
-                        continue
-                    }
-                default: break
-                }
+            switch nesting.step(buffer[scanned]) {
+            case .closed where nesting.depth == 0:
+                endElement(at: scanned, into: &batches, last: true)
+                scanned += 1
+                mode = .arrayDone
+                return
+            case .separator where nesting.depth == 1:
+                sawSeparator = true
+                endElement(at: scanned, into: &batches, last: false)
+                scanned += 1
+                recordStart = scanned
+                continue
+            case .none, .opened, .closed, .separator:
+                break
             }
             scanned += 1
         }

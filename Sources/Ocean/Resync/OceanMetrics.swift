@@ -55,6 +55,9 @@ public struct OceanMetrics: Sendable {
             webhookLatency: Metrics.Timer(label: "ocean_webhook_apply_latency_seconds", factory: factory))
         for counter in handles!.jobsFinished.values { counter.increment(by: 0) }
         for counter in handles!.webhookOutcomes.values { counter.increment(by: 0) }
+        for reason in ["threshold", "unclean", "unknown", "failed"] {
+            Counter(label: "ocean_reconciliations_skipped_total", dimensions: [("reason", reason)], factory: factory).increment(by: 0)
+        }
         jobsWaiting(queued: 0, running: 0)
         webhookQueueDepth(0)
     }
@@ -85,6 +88,15 @@ public struct OceanMetrics: Sendable {
         } else {
             Counter(label: "ocean_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: handles.factory).increment()
         }
+    }
+
+    /// A blueprint's reconciliation deleted nothing because `reason` (`threshold`: too many stale;
+    /// `unclean`: a resource producing it failed or had failed records; `unknown`: what was owned
+    /// could not be read; `failed`: listing or deleting failed) — so a job that "succeeded" while
+    /// its deletions were held back can be alerted on.
+    func reconciliationSkipped(reason: String) {
+        guard let factory = handles?.factory else { return }
+        Counter(label: "ocean_reconciliations_skipped_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     func webhookQueueDepth(_ depth: Int) {

@@ -71,6 +71,8 @@ public actor ResyncCoordinator {
     private var running: [String: Task<Void, Never>] = [:]
     /// The cancellable part of each running job: its resources and reconciliation.
     private var working: [String: Task<Void, Never>] = [:]
+    /// When each running job's progress was last stored.
+    private var progressSaved: [String: ContinuousClock.Instant] = [:]
     private var finishWaiters: [String: [CheckedContinuation<Job, Never>]] = [:]
     /// The kinds of the mapping as last read, in mapping order.
     private var knownMappingKinds: [String] = []
@@ -289,6 +291,7 @@ public actor ResyncCoordinator {
         if let reconciler = sink as? any ReconcilingSink { await reconciler.finishJob(id) }
         await stateReporter?.jobFinished(done)
         running[id] = nil
+        progressSaved[id] = nil
         recentChanges?.endWatching(job: id)
         await persist(done)
         jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
@@ -346,7 +349,10 @@ public actor ResyncCoordinator {
                                            integrationConfig: integrationConfig, logger: resourceLogger, jobID: id),
                     handlers: integration.handlers(for: entry.resource.kind), workers: workers, sink: sink, options: options,
                     maxBatchesInFlight: settings.maxBatchesInFlight, recentChanges: recentChanges, jobStartedAt: job.startedAt ?? now(),
-                    report: { delta in await self.apply(delta, job: id, position: position) })
+                    report: { delta in
+                        await self.apply(delta, job: id, position: position)
+                        await self.persistProgress(of: id)
+                    })
                 update(id) { job in
                     job.progress[position].status = .running
                     job.progress[position].startedAt = self.now()
@@ -383,6 +389,7 @@ public actor ResyncCoordinator {
             defer { outcomes.append(outcome) }
             guard let ownedBefore else {
                 outcome.skipped = "what the integration owned before the job could not be read"
+                settings.metrics.reconciliationSkipped(reason: "unknown")
                 continue
             }
             // Every resource that produces this blueprint, or might (a computed blueprint), must have
@@ -401,6 +408,7 @@ public actor ResyncCoordinator {
             }
             guard blockers.isEmpty else {
                 outcome.skipped = "not every resource producing it finished cleanly: " + blockers.joined(separator: "; ")
+                settings.metrics.reconciliationSkipped(reason: "unclean")
                 continue
             }
             do {
@@ -426,6 +434,7 @@ public actor ResyncCoordinator {
                 let owned = ownedBefore[blueprint] ?? 0
                 if owned > 0, Double(stale.count) / Double(owned) > mapping.entityDeletionThreshold {
                     outcome.skipped = "deletion threshold exceeded: \(stale.count) of \(owned) owned entities are stale (entityDeletionThreshold \(mapping.entityDeletionThreshold))"
+                    settings.metrics.reconciliationSkipped(reason: "threshold")
                     continue
                 }
                 outcome.deleted = try await reconciler.delete(
@@ -434,6 +443,7 @@ public actor ResyncCoordinator {
                 logger.info("stale entities deleted", metadata: ["blueprint": "\(blueprint)", "count": "\(outcome.deleted)"])
             } catch {
                 outcome.skipped = "reconciliation failed: \(error)"
+                settings.metrics.reconciliationSkipped(reason: "failed")
                 update(id) { $0.error = "reconciliation of \(blueprint) failed: \(error)" }
             }
         }
@@ -448,6 +458,15 @@ public actor ResyncCoordinator {
                 }
             }
         }
+    }
+
+    /// Stores a running job's progress every few seconds, so a job interrupted by a crash keeps
+    /// what it had counted.
+    private func persistProgress(of id: String) async {
+        let now = ContinuousClock.now
+        if let last = progressSaved[id], now - last < .seconds(2) { return }
+        progressSaved[id] = now
+        if let job = jobsByID[id] { await persist(job) }
     }
 
     private func apply(_ delta: ProgressDelta, job id: String, position: Int) {
