@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench-webhook: signed deliveries to the fake integration's /integration/webhook over loopback,
 # durable store on (each accepted delivery is committed to SQLite before the 202).
-#  1. throughput: wrk, 50 connections, 10 s, 100 pre-signed bodies about 100 persons in turn:
-#     accepted deliveries/s;
+#  1. throughput: wrk, 50 connections, 10 s, 200 pre-signed bodies about 100 persons in turn (two
+#     different bodies a person, alternating: the same body twice in a row would be a sender's retry,
+#     answered as a duplicate and not stored): accepted deliveries/s;
 #  2. latency: once that backlog is applied, 500 deliveries/s for 10 s (paced.py), p50/p99 from
 #     acceptance to applied.
 set -euo pipefail
@@ -20,15 +21,15 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/nul
 {
   echo 'bodies = {}'
   echo 'signatures = {}'
-  for n in $(seq 0 99); do
-    body="{\"action\":\"upsert\",\"person\":{\"id\":\"hr-$n\",\"name\":\"Bench $n\",\"email\":\"b@x\",\"age\":30,\"status\":\"WORKING\",\"bio\":\"bench\",\"department\":{\"id\":\"hr\",\"name\":\"Human Resources\"}}}"
+  for n in $(seq 0 199); do
+    body="{\"action\":\"upsert\",\"person\":{\"id\":\"hr-$((n % 100))\",\"name\":\"Bench $n\",\"email\":\"b@x\",\"age\":30,\"status\":\"WORKING\",\"bio\":\"bench\",\"department\":{\"id\":\"hr\",\"name\":\"Human Resources\"}}}"
     signature="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | awk '{print $NF}')"
     printf "bodies[%d] = '%s'\nsignatures[%d] = '%s'\n" $((n + 1)) "$body" $((n + 1)) "$signature"
   done
   cat <<'LUA'
 counter = 0
 request = function()
-  counter = counter % 100 + 1
+  counter = counter % 200 + 1
   return wrk.format("POST", "/integration/webhook",
     {["Content-Type"] = "application/json", ["X-Hub-Signature-256"] = signatures[counter]}, bodies[counter])
 end

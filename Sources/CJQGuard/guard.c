@@ -18,8 +18,10 @@ typedef struct guard {
     sigjmp_buf resume;
     /// 1 while the thread is inside a guarded libjq call.
     volatile sig_atomic_t active;
-    /// Monotonic nanoseconds at the start of the current call (0 when idle), for the watchdog.
+    /// The thread's CPU time at the start of the current call (0 when idle), for the watchdog: CPU
+    /// time, not wall time, so a loaded machine does not stop a call that is merely waiting its turn.
     _Atomic long long started;
+    clockid_t cpu_clock;
     /// Set by the watchdog before it signals the thread.
     volatile sig_atomic_t timed_out;
     pthread_t thread;
@@ -40,10 +42,10 @@ static const int fault_signals[] = {SIGFPE, SIGSEGV, SIGBUS, SIGILL, SIGABRT};
 #define FAULT_SIGNAL_COUNT (sizeof fault_signals / sizeof fault_signals[0])
 static struct sigaction previous[FAULT_SIGNAL_COUNT];
 
-static long long now_ns(void) {
+static long long cpu_ns(clockid_t clock) {
     struct timespec time;
-    clock_gettime(CLOCK_MONOTONIC, &time);
-    return (long long)time.tv_sec * 1000000000LL + time.tv_nsec;
+    if (clock_gettime(clock, &time) != 0) return 0;
+    return (long long)time.tv_sec * 1000000000LL + time.tv_nsec + 1;  // never 0: 0 means idle
 }
 
 /// Hands a signal that did not come from a guarded call to whoever handled it before (the Swift
@@ -86,11 +88,12 @@ static void *watchdog(void *unused) {
         nanosleep(&pause, NULL);
         long limit = atomic_load(&time_limit_ms);
         if (limit <= 0) continue;
-        long long now = now_ns();
         pthread_mutex_lock(&registry_lock);
         for (guard *each = registry; each; each = each->next) {
             long long started = atomic_load(&each->started);
-            if (started != 0 && now - started > (long long)limit * 1000000LL && !each->timed_out) {
+            if (started == 0 || each->timed_out) continue;
+            long long now = cpu_ns(each->cpu_clock);
+            if (now != 0 && now - started > (long long)limit * 1000000LL) {
                 each->timed_out = 1;
                 pthread_kill(each->thread, WATCHDOG_SIGNAL);
             }
@@ -126,6 +129,7 @@ void swift_ocean_jq_guard_thread(void) {
     guard *created = calloc(1, sizeof(guard));
     if (!created) return;
     created->thread = pthread_self();
+    if (pthread_getcpuclockid(created->thread, &created->cpu_clock) != 0) created->cpu_clock = CLOCK_THREAD_CPUTIME_ID;
     // Threads started from runtime threads inherit a mask that blocks most signals: the watchdog's
     // signal and the faults must reach this one.
     sigset_t wanted;
@@ -167,7 +171,7 @@ swift_ocean_jq_outcome swift_ocean_jq_start(jq_state *jq, jv input, int flags, i
     current->timed_out = 0;
     int jumped = sigsetjmp(current->resume, 0);
     if (jumped == 0) {
-        atomic_store(&current->started, now_ns());
+        atomic_store(&current->started, cpu_ns(CLOCK_THREAD_CPUTIME_ID));
         current->active = 1;
         jq_start(jq, input, flags);
         current->active = 0;
@@ -185,7 +189,7 @@ swift_ocean_jq_outcome swift_ocean_jq_next(jq_state *jq, jv *out, int *signal_ou
     current->timed_out = 0;
     int jumped = sigsetjmp(current->resume, 0);
     if (jumped == 0) {
-        atomic_store(&current->started, now_ns());
+        atomic_store(&current->started, cpu_ns(CLOCK_THREAD_CPUTIME_ID));
         current->active = 1;
         *out = jq_next(jq);
         current->active = 0;

@@ -26,7 +26,6 @@
 #include <event2/util.h>
 #include <event2/bufferevent.h>
 #include <fcntl.h>
-#include <malloc.h>
 
 // Function-like macros and variadics do not import into Swift: small inline shims instead.
 
@@ -89,11 +88,6 @@ static inline struct evkeyval *swift_ocean_headers_next(struct evkeyval *header)
 /// which Swift's Glibc module does not see).
 static inline int swift_ocean_redirect_descriptor(int source, int target) {
     return dup3(source, target, O_CLOEXEC);
-}
-
-/// Returns the C heap's free pages to the system (after a burst of large request bodies).
-static inline void swift_ocean_release_free_memory(void) {
-    malloc_trim(0);
 }
 
 /// Ignores SIGPIPE: a client that closes early must not kill the process.

@@ -37,7 +37,9 @@ final class ConnectionGuard {
     var lingers = false
     /// The loop closed this connection; libevent frees it later.
     var isClosing = false
-    unowned let loop: LoopContext
+    /// Unowned and unchecked: the loop context frees every connection (and so every guard) before
+    /// it goes, and this is read on every request.
+    unowned(unsafe) let loop: LoopContext
     private var state = State.head(scanned: 0)
     /// The request being held until it is whole: its head, then its body.
     private let held: OpaquePointer
@@ -49,7 +51,7 @@ final class ConnectionGuard {
     private var heldLimit = 0
     /// Requests handed to evhttp and not yet routed by the loop.
     private(set) var handedOver = 0
-    /// Requests handed to evhttp whose reply has not been written yet, with their reservations.
+    /// Requests handed to evhttp that are not answered yet, with their reservations.
     private var unanswered: [Int] = []
     /// The refusal to send when the loop routes the placeholder request.
     private(set) var rejection: HTTPError?
@@ -127,38 +129,42 @@ final class ConnectionGuard {
                     if deadline == nil { watch(until: lastActive + loop.headerTimeout) }
                     break loop
                 }
-                switch RequestHead.parse(UnsafeRawBufferPointer(rebasing: bytes[..<end]), maxTargetLength: loop.maxTargetLength,
-                                         maxHeadersSize: loop.maxHeadersSize) {
-                case .failure(let error):
+                let headBytes = UnsafeRawBufferPointer(rebasing: bytes[..<end])
+                let head: RequestHead
+                do throws(HTTPError) {
+                    head = try RequestHead.parse(headBytes, maxTargetLength: loop.maxTargetLength, maxHeadersSize: loop.maxHeadersSize)
+                    if let error = admit(head, headBytes) { throw error }
+                } catch {
                     refuse(error, destination: destination)
                     handed = true
                     continue loop
-                case .success(let head):
-                    if let error = admit(head) {
-                        refuse(error, destination: destination)
-                        handed = true
-                        continue loop
+                }
+                if head.body == .none && evbuffer_get_length(held) == 0 {
+                    // The common case, a request without a body: straight through.
+                    evbuffer_remove_buffer(source, destination, end)
+                    handOver(to: destination)
+                    handed = true
+                    continue loop
+                }
+                if head.body == .chunked {
+                    chunkedHead = [UInt8](unsafeUninitializedCapacity: end) { buffer, count in
+                        count = Int(evbuffer_remove(source, buffer.baseAddress, end))
                     }
-                    if head.body == .chunked {
-                        chunkedHead = [UInt8](unsafeUninitializedCapacity: end) { buffer, count in
-                            count = Int(evbuffer_remove(source, buffer.baseAddress, end))
-                        }
-                    } else {
-                        evbuffer_remove_buffer(source, held, end)
-                    }
-                    switch head.body {
-                    case .none:
-                        handOver(to: destination)
-                        handed = true
-                    case .length(let length):
-                        if head.expectsContinue { sendContinue() }
-                        state = .body(remaining: length)
-                        watch(until: now + loop.bodyTimeout)
-                    case .chunked:
-                        if head.expectsContinue { sendContinue() }
-                        state = .chunked(ChunkedBodyReader())
-                        watch(until: now + loop.bodyTimeout)
-                    }
+                } else {
+                    evbuffer_remove_buffer(source, held, end)
+                }
+                switch head.body {
+                case .none:
+                    handOver(to: destination)
+                    handed = true
+                case .length(let length):
+                    if head.expectsContinue { sendContinue() }
+                    state = .body(remaining: length)
+                    watch(until: now + loop.bodyTimeout)
+                case .chunked:
+                    if head.expectsContinue { sendContinue() }
+                    state = .chunked(ChunkedBodyReader())
+                    watch(until: now + loop.bodyTimeout)
                 }
             case .body(let remaining):
                 let taken = min(remaining, evbuffer_get_length(source))
@@ -188,15 +194,15 @@ final class ConnectionGuard {
     }
 
     /// Checks a parsed head against the routes, the limits and the budget; the refusal, if any.
-    private func admit(_ head: RequestHead) -> HTTPError? {
+    private func admit(_ head: RequestHead, _ bytes: UnsafeRawBufferPointer) -> HTTPError? {
         guard let method = head.method else {
-            let allowed = loop.router.allowedMethods(path: String(head.path))
+            let token = head.methodToken(in: bytes).prefix(32)
+            let allowed = loop.router.allowedMethods(path: head.path(in: bytes))
             if allowed.isEmpty {
-                return HTTPError(.notImplemented, "the method \(head.methodToken.prefix(32)) is not implemented")
+                return HTTPError(.notImplemented, "the method \(token) is not implemented")
             }
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            return HTTPError(.methodNotAllowed, "\(head.methodToken.prefix(32)) is not allowed here; allowed: \(allow)",
-                             headers: ["Allow": allow])
+            return HTTPError(.methodNotAllowed, "\(token) is not allowed here; allowed: \(allow)", headers: ["Allow": allow])
         }
         let declared: Int
         switch head.body {
@@ -205,9 +211,10 @@ final class ConnectionGuard {
         case .chunked: declared = 0
         }
         // Only requests with a body are routed here: the loop routes every request anyway.
-        switch loop.router.match(method, path: String(head.path)) {
+        let path = head.path(in: bytes)
+        switch loop.router.match(method, path: path) {
         case .notFound:
-            return HTTPError(.notFound, "no route for \(method.rawValue) \(head.path.prefix(200))")
+            return HTTPError(.notFound, "no route for \(method.rawValue) \(path.prefix(200))")
         case .badPath:
             return HTTPError(.badRequest, "the path has a malformed percent-encoding")
         case .methodNotAllowed(let allowed):
@@ -363,7 +370,7 @@ final class ConnectionGuard {
         return handedOver == 0 ? rejection : nil
     }
 
-    /// The reply of the oldest unanswered request was written (or the connection closed).
+    /// The oldest unanswered request is being answered.
     func replyWritten() {
         guard !unanswered.isEmpty else { return }
         loop.bodyBudget.release(unanswered.removeFirst())

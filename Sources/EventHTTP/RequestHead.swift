@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A request head (request line and header fields) as the connection guard reads it off the wire,
 /// before evhttp sees a byte of it.
 ///
@@ -8,6 +12,9 @@
 /// coding other than `chunked`, whitespace between a field name and its colon, folded (obs-fold)
 /// lines, control characters, HTTP/1.1 without exactly one `Host`, a request target that is not
 /// origin-form (`//x/route` is not `/route`), and any version other than HTTP/1.0 and HTTP/1.1.
+///
+/// Parsing runs on every request, so it reads the bytes in place and makes no strings: the method
+/// and the path are made only when they are needed (a request with a body, an unknown method).
 struct RequestHead {
     /// How the body is framed.
     enum Body: Equatable {
@@ -16,125 +23,116 @@ struct RequestHead {
         case chunked
     }
 
-    /// The method token as sent (`GET`, or an unknown one such as `QUERY`).
-    let methodToken: String
     /// The method, when it is one the server knows (case-sensitive: `get` is not `GET`).
     let method: HTTPMethod?
-    /// The request target as sent: path and query.
-    let target: String
-    /// The path part of the target.
-    let path: Substring
     let body: Body
     /// `Expect: 100-continue` was sent.
     let expectsContinue: Bool
+    /// The method token and the path (the target up to `?`), as byte ranges of the head.
+    private let methodRange: Range<Int>
+    private let pathRange: Range<Int>
+
+    /// The method token as sent (`GET`, or an unknown one such as `QUERY`).
+    func methodToken(in head: UnsafeRawBufferPointer) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: head[methodRange]), as: UTF8.self)
+    }
+
+    /// The path part of the target, still percent-encoded.
+    func path(in head: UnsafeRawBufferPointer) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: head[pathRange]), as: UTF8.self)
+    }
 
     /// Parses one head: `bytes` runs from the request line through the empty line that ends it.
-    static func parse(_ bytes: UnsafeRawBufferPointer, maxTargetLength: Int, maxHeadersSize: Int) -> Result<RequestHead, HTTPError> {
-        var lines = LineReader(bytes)
-        guard let requestLine = lines.next() else { return .failure(bad("the request line is missing")) }
-        if case .failure(let error) = requestLine { return .failure(error) }
-        guard case .success(let line) = requestLine else { return .failure(bad("the request line is missing")) }
+    static func parse(_ bytes: UnsafeRawBufferPointer, maxTargetLength: Int, maxHeadersSize: Int) throws(HTTPError) -> RequestHead {
+        var position = 0
+        guard let requestLine = try nextLine(bytes, &position) else { throw bad("the request line is missing") }
 
         // method SP request-target SP HTTP-version, single spaces.
-        guard let firstSpace = line.firstIndex(of: UInt8(ascii: " ")) else {
-            return .failure(bad("the request line is malformed"))
+        guard let firstSpace = index(of: 0x20, in: bytes, requestLine) else { throw bad("the request line is malformed") }
+        let methodRange = requestLine.lowerBound..<firstSpace
+        guard !methodRange.isEmpty, methodRange.allSatisfy({ isTokenByte(bytes[$0]) }) else { throw bad("the method is malformed") }
+        guard let secondSpace = index(of: 0x20, in: bytes, (firstSpace + 1)..<requestLine.upperBound) else {
+            throw bad("the request line is malformed (HTTP/0.9 is not served)")
         }
-        let methodBytes = line[line.startIndex..<firstSpace]
-        guard !methodBytes.isEmpty, methodBytes.allSatisfy(RequestHead.isTokenByte) else {
-            return .failure(bad("the method is malformed"))
-        }
-        let afterMethod = line[(firstSpace + 1)...]
-        guard let secondSpace = afterMethod.firstIndex(of: UInt8(ascii: " ")) else {
-            return .failure(bad("the request line is malformed (HTTP/0.9 is not served)"))
-        }
-        let targetBytes = afterMethod[afterMethod.startIndex..<secondSpace]
-        let versionBytes = afterMethod[(secondSpace + 1)...]
-        guard versionBytes.elementsEqual("HTTP/1.1".utf8) || versionBytes.elementsEqual("HTTP/1.0".utf8) else {
-            if versionBytes.count == 8, versionBytes.starts(with: "HTTP/".utf8),
-               versionBytes.dropFirst(5).enumerated().allSatisfy({ $0.offset == 1 ? $0.element == UInt8(ascii: ".") : ($0.element >= 0x30 && $0.element <= 0x39) }) {
-                return .failure(HTTPError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served"))
-            }
-            return .failure(bad("the request line is malformed"))
-        }
-        let isHTTP11 = versionBytes.last == UInt8(ascii: "1")
-        guard targetBytes.count <= maxTargetLength else {
-            return .failure(HTTPError(.uriTooLong, "the request target is longer than \(maxTargetLength) bytes"))
+        let targetRange = (firstSpace + 1)..<secondSpace
+        let versionRange = (secondSpace + 1)..<requestLine.upperBound
+        let isHTTP11 = try version(bytes, versionRange)
+        guard targetRange.count <= maxTargetLength else {
+            throw HTTPError(.uriTooLong, "the request target is longer than \(maxTargetLength) bytes")
         }
         // Origin-form only: "/" then a path that does not start with a second "/" (evhttp would take
         // "//x/route" as authority "x" and path "/route"); visible ASCII only.
-        guard targetBytes.first == UInt8(ascii: "/"),
-              targetBytes.dropFirst().first != UInt8(ascii: "/"),
-              targetBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") })
+        guard targetRange.count >= 1, bytes[targetRange.lowerBound] == UInt8(ascii: "/"),
+              targetRange.count == 1 || bytes[targetRange.lowerBound + 1] != UInt8(ascii: "/")
         else {
-            return .failure(bad("the request target must be a path starting with a single /"))
+            throw bad("the request target must be a path starting with a single /")
         }
-        let methodToken = String(decoding: methodBytes, as: UTF8.self)
-        let target = String(decoding: targetBytes, as: UTF8.self)
-        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        var pathEnd = targetRange.upperBound
+        for index in targetRange {
+            let byte = bytes[index]
+            guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "#") else {
+                throw bad("the request target must be a path starting with a single /")
+            }
+            if byte == UInt8(ascii: "?"), pathEnd == targetRange.upperBound { pathEnd = index }
+        }
+        guard bytes.count - position <= maxHeadersSize else {
+            throw HTTPError(.headersTooLarge, "the header fields are larger than \(maxHeadersSize) bytes")
+        }
 
-        guard bytes.count - lines.position <= maxHeadersSize else {
-            return .failure(HTTPError(.headersTooLarge, "the header fields are larger than \(maxHeadersSize) bytes"))
-        }
         var contentLength: Int?
         var chunked = false
         var sawTransferEncoding = false
         var hosts = 0
         var expectsContinue = false
-        while let next = lines.next() {
-            let field: ArraySlice<UInt8>
-            switch next {
-            case .failure(let error): return .failure(error)
-            case .success(let line): field = line
+        while let line = try nextLine(bytes, &position) {
+            let first = bytes[line.lowerBound]
+            if first == 0x20 || first == 0x09 { throw bad("folded header lines (obs-fold) are not accepted") }
+            guard let colon = index(of: UInt8(ascii: ":"), in: bytes, line) else { throw bad("a header line has no colon") }
+            let name = line.lowerBound..<colon
+            guard !name.isEmpty, name.allSatisfy({ isTokenByte(bytes[$0]) }) else {
+                throw bad("a header name is malformed (no whitespace before the colon)")
             }
-            if field.first == UInt8(ascii: " ") || field.first == UInt8(ascii: "\t") {
-                return .failure(bad("folded header lines (obs-fold) are not accepted"))
+            var valueStart = colon + 1, valueEnd = line.upperBound
+            while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            let value = valueStart..<valueEnd
+            for index in value {
+                let byte = bytes[index]
+                guard byte == 0x09 || (byte >= 0x20 && byte != 0x7F) else { throw bad("a header value holds a control character") }
             }
-            guard let colon = field.firstIndex(of: UInt8(ascii: ":")) else {
-                return .failure(bad("a header line has no colon"))
-            }
-            let name = field[field.startIndex..<colon]
-            guard !name.isEmpty, name.allSatisfy(RequestHead.isTokenByte) else {
-                return .failure(bad("a header name is malformed (no whitespace before the colon)"))
-            }
-            let value = trimmed(field[(colon + 1)...])
-            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                return .failure(bad("a header value holds a control character"))
-            }
-            if equalsIgnoringCase(name, "content-length") {
-                guard contentLength == nil else { return .failure(bad("more than one Content-Length")) }
-                guard !value.isEmpty, value.count <= 18, value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                    return .failure(bad("Content-Length must be a plain decimal number"))
+            // Only the fields that frame the message matter here; the first letter sorts them out.
+            switch bytes[name.lowerBound] | 0x20 {
+            case UInt8(ascii: "c") where equalsIgnoringCase(bytes, name, "content-length"):
+                guard contentLength == nil else { throw bad("more than one Content-Length") }
+                guard !value.isEmpty, value.count <= 18, value.allSatisfy({ bytes[$0] >= 0x30 && bytes[$0] <= 0x39 }) else {
+                    throw bad("Content-Length must be a plain decimal number")
                 }
-                contentLength = value.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-            } else if equalsIgnoringCase(name, "transfer-encoding") {
-                guard !sawTransferEncoding else { return .failure(bad("more than one Transfer-Encoding")) }
+                contentLength = value.reduce(0) { $0 * 10 + Int(bytes[$1] - 0x30) }
+            case UInt8(ascii: "t") where equalsIgnoringCase(bytes, name, "transfer-encoding"):
+                guard !sawTransferEncoding else { throw bad("more than one Transfer-Encoding") }
                 sawTransferEncoding = true
-                guard equalsIgnoringCase(value, "chunked") else {
-                    return .failure(HTTPError(.notImplemented, "the only transfer coding served is chunked"))
+                guard equalsIgnoringCase(bytes, value, "chunked") else {
+                    throw HTTPError(.notImplemented, "the only transfer coding served is chunked")
                 }
                 chunked = true
-            } else if equalsIgnoringCase(name, "host") {
+            case UInt8(ascii: "h") where equalsIgnoringCase(bytes, name, "host"):
                 hosts += 1
-            } else if equalsIgnoringCase(name, "expect") {
-                guard equalsIgnoringCase(value, "100-continue") else {
-                    return .failure(HTTPError(.expectationFailed, "the only expectation served is 100-continue"))
+            case UInt8(ascii: "e") where equalsIgnoringCase(bytes, name, "expect"):
+                guard equalsIgnoringCase(bytes, value, "100-continue") else {
+                    throw HTTPError(.expectationFailed, "the only expectation served is 100-continue")
                 }
                 expectsContinue = true
+            default:
+                break
             }
         }
-        if chunked && contentLength != nil {
-            return .failure(bad("Content-Length and Transfer-Encoding together"))
-        }
-        if chunked && !isHTTP11 {
-            return .failure(bad("Transfer-Encoding in an HTTP/1.0 request"))
-        }
-        if isHTTP11 && hosts != 1 {
-            return .failure(bad(hosts == 0 ? "an HTTP/1.1 request needs a Host header" : "more than one Host header"))
-        }
+        if chunked && contentLength != nil { throw bad("Content-Length and Transfer-Encoding together") }
+        if chunked && !isHTTP11 { throw bad("Transfer-Encoding in an HTTP/1.0 request") }
+        if isHTTP11 && hosts != 1 { throw bad(hosts == 0 ? "an HTTP/1.1 request needs a Host header" : "more than one Host header") }
         let body: Body = chunked ? .chunked : (contentLength ?? 0) > 0 ? .length(contentLength!) : .none
-        return .success(RequestHead(
-            methodToken: methodToken, method: HTTPMethod(rawValue: methodToken), target: target, path: path,
-            body: body, expectsContinue: expectsContinue && body != .none))
+        return RequestHead(
+            method: knownMethod(bytes, methodRange), body: body, expectsContinue: expectsContinue && body != .none,
+            methodRange: methodRange, pathRange: targetRange.lowerBound..<pathEnd)
     }
 
     /// Where the head ends in `bytes` (the index just past its empty line), scanning from `offset`;
@@ -168,52 +166,93 @@ struct RequestHead {
         }
     }
 
-    private static func bad(_ message: String) -> HTTPError {
-        HTTPError(.badRequest, message)
-    }
-
-    private static func trimmed(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        var value = value
-        while let first = value.first, first == 0x20 || first == 0x09 { value.removeFirst() }
-        while let last = value.last, last == 0x20 || last == 0x09 { value.removeLast() }
-        return value
-    }
-
-    static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+    /// ASCII case-insensitive comparison of `bytes[range]` with a lower-case literal.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        guard range.count == lowercase.utf8CodeUnitCount else { return false }
         return lowercase.withUTF8Buffer { expected in
-            var index = 0
-            for byte in bytes {
+            var offset = 0
+            for index in range {
+                let byte = bytes[index]
                 let lower = (byte >= 65 && byte <= 90) ? byte | 0x20 : byte
-                if lower != expected[index] { return false }
-                index += 1
+                if lower != expected[offset] { return false }
+                offset += 1
             }
             return true
         }
     }
-}
 
-/// The lines of a head: each without its line ending; a CR that does not end a line is refused.
-private struct LineReader {
-    private let bytes: [UInt8]
-    /// Where the next line starts.
-    private(set) var position = 0
-
-    init(_ buffer: UnsafeRawBufferPointer) {
-        bytes = Array(buffer)
+    /// The same for a byte slice (the reframing of chunked heads).
+    static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        bytes.withUnsafeBytes { equalsIgnoringCase($0, 0..<$0.count, lowercase) }
     }
 
-    /// The next non-empty line, nil at the empty line that ends the head.
-    mutating func next() -> Result<ArraySlice<UInt8>, HTTPError>? {
-        guard position < bytes.count, let newline = bytes[position...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        var end = newline
-        if end > position, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        let line = bytes[position..<end]
-        position = newline + 1
-        if line.isEmpty { return nil }
-        if line.contains(UInt8(ascii: "\r")) || line.contains(0) {
-            return .failure(HTTPError(.badRequest, "a bare CR or NUL in the request head"))
+    // MARK: Pieces
+
+    private static func bad(_ message: String) -> HTTPError {
+        HTTPError(.badRequest, message)
+    }
+
+    /// The next line (without its line ending) from `position`, moving past it; nil at the empty
+    /// line that ends the head. A CR that does not end a line, or a NUL, is refused.
+    private static func nextLine(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) throws(HTTPError) -> Range<Int>? {
+        let start = position
+        guard start < bytes.count, let base = bytes.baseAddress,
+              let newline = memchr(base + start, 0x0A, bytes.count - start) else { return nil }
+        let index = base.distance(to: UnsafeRawPointer(newline))
+        var end = index
+        if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        position = index + 1
+        if end == start { return nil }
+        if memchr(base + start, 0x0D, end - start) != nil || memchr(base + start, 0, end - start) != nil {
+            throw bad("a bare CR or NUL in the request head")
         }
-        return .success(line)
+        return start..<end
+    }
+
+    private static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, let base = bytes.baseAddress,
+              let found = memchr(base + range.lowerBound, Int32(byte), range.count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
+    /// Whether the version is HTTP/1.1 (else HTTP/1.0); anything else is refused.
+    private static func version(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(HTTPError) -> Bool {
+        func digit(_ offset: Int) -> Bool { bytes[range.lowerBound + offset] >= 0x30 && bytes[range.lowerBound + offset] <= 0x39 }
+        guard range.count == 8, equals(bytes, range.lowerBound..<(range.lowerBound + 5), "HTTP/"),
+              digit(5), bytes[range.lowerBound + 6] == UInt8(ascii: "."), digit(7)
+        else {
+            throw bad("the request line is malformed")
+        }
+        switch (bytes[range.lowerBound + 5], bytes[range.lowerBound + 7]) {
+        case (UInt8(ascii: "1"), UInt8(ascii: "1")): return true
+        case (UInt8(ascii: "1"), UInt8(ascii: "0")): return false
+        default: throw HTTPError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served")
+        }
+    }
+
+    /// Exact comparison of `bytes[range]` with a literal.
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount else { return false }
+        return literal.withUTF8Buffer { expected in
+            var offset = 0
+            for index in range {
+                if bytes[index] != expected[offset] { return false }
+                offset += 1
+            }
+            return true
+        }
+    }
+
+    /// The method for a token, by its bytes (no string made).
+    private static func knownMethod(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> HTTPMethod? {
+        func equals(_ literal: StaticString) -> Bool { RequestHead.equals(bytes, range, literal) }
+        switch range.count {
+        case 3: return equals("GET") ? .get : equals("PUT") ? .put : nil
+        case 4: return equals("POST") ? .post : equals("HEAD") ? .head : nil
+        case 5: return equals("PATCH") ? .patch : equals("TRACE") ? .trace : nil
+        case 6: return equals("DELETE") ? .delete : nil
+        case 7: return equals("OPTIONS") ? .options : equals("CONNECT") ? .connect : nil
+        default: return nil
+        }
     }
 }

@@ -44,7 +44,7 @@ public struct ServiceSettings: Sendable {
     public var maxConcurrentResources = 4
     /// `OCEAN__RESYNC__MAPPING_WORKERS` (default: the number of cores).
     public var mappingWorkers = System.coreCount
-    /// `OCEAN__RESYNC__JQ_TIME_LIMIT_MS`: the longest jq may work on one record before the record
+    /// `OCEAN__RESYNC__JQ_TIME_LIMIT_MS`: the most CPU time jq may spend on one record before the record
     /// fails (libjq 1.6 loops for ever on some inputs; default 2000).
     public var jqTimeLimit: Duration = .milliseconds(2000)
     /// `OCEAN__JOBS__HISTORY_LIMIT` (default 1000).

@@ -233,7 +233,8 @@ struct HTTPServerTests {
             try await hang.waitUntilEntered(1)
             let started = ContinuousClock.now
             await server.shutdown()
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Far below the handler's 600 s: the grace period ended it (with room for a loaded machine).
+            #expect(ContinuousClock.now - started < .seconds(15))
             let response = try await hanging.value
             #expect(response.status == 503)
             #expect(response.errorCode == "shutting_down")

@@ -174,7 +174,7 @@ struct ResyncTriggerTests {
         logger.logLevel = .critical
         let application = try OceanApplication(settings: settings, logger: logger)
         let running = Task { try await application.run() }
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(90)
         var triggers: [Job.Trigger] = []
         while ContinuousClock.now < deadline {
             triggers = await application.coordinator.jobs(limit: 100).map(\.trigger)

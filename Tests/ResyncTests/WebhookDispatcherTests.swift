@@ -342,10 +342,10 @@ struct WebhookDispatcherTests {
         var ids = 0
         var operation = 0
         var overwritten = 0, resurrected = 0
-        for _ in 0..<5 {
+        for _ in 0..<4 {
             let (job, _) = try await coordinator.request(.allKinds, trigger: .http)
             try await eventually("the job to start") { await coordinator.job(job.id)?.status != .queued }
-            while await coordinator.job(job.id)?.status.isFinal == false, operation < 4000 {
+            while await coordinator.job(job.id)?.status.isFinal == false, operation < 3000 {
                 let entity = Int.random(in: 0..<count)
                 operation += 1
                 let delete = Bool.random()

@@ -33,7 +33,8 @@ swift_ocean_jq_outcome swift_ocean_jq_start(jq_state *jq, jv input, int flags, i
 /// `jq_next` under the guard; its result in `*out` when the outcome is OK.
 swift_ocean_jq_outcome swift_ocean_jq_next(jq_state *jq, jv *out, int *signal_out);
 
-/// The longest one guarded call may run, in milliseconds (default 5000); 0 or less: no limit.
+/// The most CPU time one guarded call may take, in milliseconds (default 5000); 0 or less: no
+/// limit. CPU time, so a loaded machine does not fail records that only waited for a core.
 void swift_ocean_jq_set_time_limit(long milliseconds);
 
 /// Faults caught since the process started (crashes and time-outs).
