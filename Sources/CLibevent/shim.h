@@ -3,9 +3,6 @@
 
 // These system headers must come before any event2/ header: event-config.h defines _GNU_SOURCE,
 // and a clean build then sees two different definitions of fd_set (NOTES.md).
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <sys/types.h>
 #include <sys/time.h>
 #include <sys/select.h>
@@ -84,10 +81,11 @@ static inline struct evkeyval *swift_ocean_headers_next(struct evkeyval *header)
     return header->next.tqe_next;
 }
 
-/// Points descriptor `target` at what `source` refers to, close-on-exec (dup3 needs _GNU_SOURCE,
-/// which Swift's Glibc module does not see).
+/// Points descriptor `target` at what `source` refers to, close-on-exec. (Not dup3: it needs
+/// _GNU_SOURCE, and defining that here gives a clean build two different fd_sets; NOTES.md.)
 static inline int swift_ocean_redirect_descriptor(int source, int target) {
-    return dup3(source, target, O_CLOEXEC);
+    if (dup2(source, target) < 0) return -1;
+    return fcntl(target, F_SETFD, FD_CLOEXEC);
 }
 
 /// Ignores SIGPIPE: a client that closes early must not kill the process.
