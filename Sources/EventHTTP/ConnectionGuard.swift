@@ -55,6 +55,8 @@ final class ConnectionGuard {
     private var unanswered: [Int] = []
     /// The refusal to send when the loop routes the placeholder request.
     private(set) var rejection: HTTPError?
+    /// The placeholder request was handed to evhttp (once per connection: nothing follows it).
+    private var placeholderSent = false
     /// When the current request's deadline passes (monotonic nanoseconds); nil while none is due.
     private(set) var deadline: UInt64?
     /// When this connection last started a request or was opened (for choosing whom to evict).
@@ -63,7 +65,6 @@ final class ConnectionGuard {
     private(set) var closeAfterReply = false
 
     init(loop: LoopContext, now: UInt64) {
-
         self.loop = loop
         held = evbuffer_new()
         lastActive = now
@@ -318,8 +319,6 @@ final class ConnectionGuard {
         heldReservation = 0
         state = .head(scanned: 0)
     }
-
-    private var placeholderSent = false
 
     /// Refuses the request being read: evhttp gets a placeholder in its place, after the requests
     /// it already has, so the refusal is answered in order.
