@@ -161,7 +161,9 @@ extension LoopContext {
         connectionGuard.released()
         unwatch(connectionGuard)
         if connectionGuard.isClosing { closingCount -= 1 }
-        if let filter = connectionGuard.filter { guards[filter] = nil }
+        // libevent frees a filter later than evhttp lets go of it, and a new connection's filter may
+        // already have the freed one's address: remove the entry only if it still is this guard's.
+        if let filter = connectionGuard.filter, guards[filter] === connectionGuard { guards[filter] = nil }
         guard let socket = connectionGuard.socket else { return }
         guard connectionGuard.lingers, evbuffer_get_length(bufferevent_get_output(socket)) > 0 else {
             let descriptor = bufferevent_getfd(socket)

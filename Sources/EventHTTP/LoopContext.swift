@@ -295,10 +295,12 @@ final class LoopContext {
                 _ = evbuffer_add(evhttp_request_get_output_buffer(request), bytes.baseAddress, bytes.count)
             }
         }
+        // Read before the reply is sent: sending may free the request (its connection is gone).
+        let connection = evhttp_request_get_connection(request)
         response.status.reasonPhrase.withCString { evhttp_send_reply(request, Int32(response.status.code), $0, nil) }
         // evhttp queued the reply on the connection's filter before enabling its writes, and a filter
         // passes queued output on only when more is added: pass it on now.
-        if let filter = connectionGuard?.filter {
+        if let connection, let filter = evhttp_connection_get_bufferevent(connection) {
             bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
         }
     }
