@@ -33,7 +33,6 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static guard *registry;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
 static _Atomic long time_limit_ms = 5000;
-static _Atomic long faults;
 
 /// The signal the watchdog sends to a thread whose call ran too long.
 #define WATCHDOG_SIGNAL SIGUSR2
@@ -73,7 +72,6 @@ static void on_signal(int signal_number, siginfo_t *info, void *context) {
     guard *current = current_guard;
     if (current && current->active) {
         current->active = 0;
-        atomic_fetch_add(&faults, 1);
         siglongjmp(current->resume, signal_number);
     }
     // The watchdog's signal for a call that has just ended: nothing to do.
@@ -161,11 +159,13 @@ static swift_ocean_jq_outcome ended(guard *current, int jumped, int *signal_out)
     return timed_out ? SWIFT_OCEAN_JQ_TIMED_OUT : SWIFT_OCEAN_JQ_CRASHED;
 }
 
-swift_ocean_jq_outcome swift_ocean_jq_start(jq_state *jq, jv input, int flags, int *signal_out) {
+/// Runs `call(context)`, one libjq call, under the calling thread's guard. The sigsetjmp frame is
+/// this function's, alive for the whole call, so a jump from the handler lands here.
+static swift_ocean_jq_outcome run_guarded(void (*call)(void *), void *context, int *signal_out) {
     swift_ocean_jq_guard_thread();
     guard *current = current_guard;
     if (!current) {
-        jq_start(jq, input, flags);
+        call(context);
         return SWIFT_OCEAN_JQ_OK;
     }
     current->timed_out = 0;
@@ -173,34 +173,35 @@ swift_ocean_jq_outcome swift_ocean_jq_start(jq_state *jq, jv input, int flags, i
     if (jumped == 0) {
         atomic_store(&current->started, cpu_ns(CLOCK_THREAD_CPUTIME_ID));
         current->active = 1;
-        jq_start(jq, input, flags);
+        call(context);
         current->active = 0;
     }
     return ended(current, jumped, signal_out);
 }
 
+typedef struct { jq_state *jq; jv input; int flags; } start_call;
+typedef struct { jq_state *jq; jv *out; } next_call;
+
+static void call_start(void *context) {
+    start_call *call = context;
+    jq_start(call->jq, call->input, call->flags);
+}
+
+static void call_next(void *context) {
+    next_call *call = context;
+    *call->out = jq_next(call->jq);
+}
+
+swift_ocean_jq_outcome swift_ocean_jq_start(jq_state *jq, jv input, int flags, int *signal_out) {
+    start_call call = {jq, input, flags};
+    return run_guarded(call_start, &call, signal_out);
+}
+
 swift_ocean_jq_outcome swift_ocean_jq_next(jq_state *jq, jv *out, int *signal_out) {
-    swift_ocean_jq_guard_thread();
-    guard *current = current_guard;
-    if (!current) {
-        *out = jq_next(jq);
-        return SWIFT_OCEAN_JQ_OK;
-    }
-    current->timed_out = 0;
-    int jumped = sigsetjmp(current->resume, 0);
-    if (jumped == 0) {
-        atomic_store(&current->started, cpu_ns(CLOCK_THREAD_CPUTIME_ID));
-        current->active = 1;
-        *out = jq_next(jq);
-        current->active = 0;
-    }
-    return ended(current, jumped, signal_out);
+    next_call call = {jq, out};
+    return run_guarded(call_next, &call, signal_out);
 }
 
 void swift_ocean_jq_set_time_limit(long milliseconds) {
     atomic_store(&time_limit_ms, milliseconds);
-}
-
-long swift_ocean_jq_faults(void) {
-    return atomic_load(&faults);
 }

@@ -17,9 +17,6 @@ final class BodyBudget: Sendable {
         self.limit = limit
     }
 
-    /// Bytes held now.
-    var current: Int { held.current }
-
     /// Takes `bytes` from the budget; false (and nothing taken) when they do not fit.
     func reserve(_ bytes: Int) -> Bool {
         held.withLock { held in

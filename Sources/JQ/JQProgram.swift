@@ -61,9 +61,6 @@ public final class JQProgram {
         swift_ocean_jq_set_time_limit(milliseconds)
     }
 
-    /// Faults of libjq caught (and survived) since the process started.
-    public static var faultsCaught: Int { Int(swift_ocean_jq_faults()) }
-
     /// Runs the program on `input`, calling `body` with each output until it returns false.
     /// A runtime error stops the run and is thrown after the outputs that came before it.
     ///

@@ -37,7 +37,4 @@ swift_ocean_jq_outcome swift_ocean_jq_next(jq_state *jq, jv *out, int *signal_ou
 /// limit. CPU time, so a loaded machine does not fail records that only waited for a core.
 void swift_ocean_jq_set_time_limit(long milliseconds);
 
-/// Faults caught since the process started (crashes and time-outs).
-long swift_ocean_jq_faults(void);
-
 #endif
