@@ -81,13 +81,6 @@ static inline struct evkeyval *swift_ocean_headers_next(struct evkeyval *header)
     return header->next.tqe_next;
 }
 
-/// Points descriptor `target` at what `source` refers to, close-on-exec. (Not dup3: it needs
-/// _GNU_SOURCE, and defining that here gives a clean build two different definitions of fd_set.)
-static inline int swift_ocean_redirect_descriptor(int source, int target) {
-    if (dup2(source, target) < 0) return -1;
-    return fcntl(target, F_SETFD, FD_CLOEXEC);
-}
-
 /// Ignores SIGPIPE: a client that closes early must not kill the process.
 static inline void swift_ocean_ignore_sigpipe(void) {
     signal(SIGPIPE, SIG_IGN);

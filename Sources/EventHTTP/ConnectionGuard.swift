@@ -1,8 +1,17 @@
 import CLibevent
 
-/// Stands between one client connection and evhttp: every byte the client sends passes through
-/// here first (a libevent filter bufferevent), and evhttp is handed only whole requests that passed
-/// the checks.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Stands between one client connection and evhttp: every byte the client sends is checked here
+/// before evhttp parses it, and evhttp is handed only whole requests that passed the checks.
+///
+/// The guard watches the input buffer of the connection's own bufferevent (an evbuffer callback,
+/// which libevent runs right after a read and before evhttp's read callback). A read that brings
+/// exactly one whole request with a checked head, the common case, stays where it is; anything else
+/// (a partial head, a body still arriving, a chunked body, a refused request) is taken out of the
+/// buffer, and put back only once it is whole and checked.
 ///
 /// What it enforces, before evhttp buffers or parses anything:
 /// - the request head is read strictly (`RequestHead`: no smuggling, no `//authority` paths);
@@ -29,20 +38,26 @@ final class ConnectionGuard {
         case refused
     }
 
-    /// The filter bufferevent evhttp reads from (the key the loop finds this guard by).
-    var filter: OpaquePointer?
-    /// The socket's own bufferevent, under the filter.
-    var socket: OpaquePointer?
-    /// The socket writes out its last reply after evhttp closed the connection.
-    var lingers = false
-    /// The loop closed this connection; libevent frees it later.
+    /// The connection's bufferevent, evhttp's (the key the loop finds this guard by).
+    let bufferevent: OpaquePointer
+    /// evhttp's connection, known once evhttp finished setting it up (`LoopContext.adopt`).
+    var connection: OpaquePointer?
+    /// The callback that shows this guard each read (removed when the connection closes).
+    var inputCallback: OpaquePointer?
+    /// The loop closed this connection.
     var isClosing = false
+    /// A request of this connection was routed and its reply is not written yet.
+    var answering = false
     /// Unowned and unchecked: the loop context frees every connection (and so every guard) before
     /// it goes, and this is read on every request.
     unowned(unsafe) let loop: LoopContext
     private var state = State.head(scanned: 0)
+    /// Bytes read and not checked yet (the start of a head that did not arrive whole).
+    private let unchecked: OpaquePointer
     /// The request being held until it is whole: its head, then its body.
     private let held: OpaquePointer
+    /// The guard is changing the input buffer itself (its own changes are not reads to check).
+    private var rewriting = false
     /// The head of the chunked request being held (its body is held de-chunked).
     private var chunkedHead: [UInt8] = []
     /// Budget bytes reserved by the request being held.
@@ -64,15 +79,21 @@ final class ConnectionGuard {
     /// Close once the reply in progress is written (a deadline passed while a handler ran).
     private(set) var closeAfterReply = false
 
-    init(loop: LoopContext, now: UInt64) {
+    init(loop: LoopContext, bufferevent: OpaquePointer, now: UInt64) {
         self.loop = loop
+        self.bufferevent = bufferevent
+        unchecked = evbuffer_new()
         held = evbuffer_new()
         lastActive = now
     }
 
     deinit {
+        evbuffer_free(unchecked)
         evbuffer_free(held)
     }
+
+    /// A request was refused on this connection (the client may still be sending its body).
+    var refusedRequest: Bool { rejection != nil }
 
     /// The connection went away: give back whatever it still held.
     func released() {
@@ -80,6 +101,7 @@ final class ConnectionGuard {
         heldReservation = 0
         unanswered.removeAll()
         evbuffer_drain(held, evbuffer_get_length(held))
+        evbuffer_drain(unchecked, evbuffer_get_length(unchecked))
     }
 
     /// Whether evhttp or a handler is working on a request of this connection.
@@ -94,9 +116,60 @@ final class ConnectionGuard {
 
     // MARK: Bytes in
 
-    /// The input filter: moves whole, checked requests from `source` (the socket) to `destination`
-    /// (what evhttp reads). Returns whether anything reached evhttp.
-    func pass(from source: OpaquePointer, to destination: OpaquePointer, now: UInt64) -> Bool {
+    /// A read added `added` bytes to the end of `input`, the buffer evhttp parses; everything before
+    /// them was checked already. Leaves in `input` only whole, checked requests.
+    func received(_ input: OpaquePointer, added: Int, now: UInt64) {
+        guard !rewriting else { return }
+        rewriting = true
+        defer { rewriting = false }
+        let length = evbuffer_get_length(input)
+        let checked = length - added
+        if checked == 0 && approveInPlace(input, length: length, now: now) { return }
+        if checked > 0 {
+            // Requests evhttp has not parsed yet (it is answering an earlier one): they stay first.
+            let parked = loop.scratchBuffer
+            evbuffer_remove_buffer(input, parked, checked)
+            evbuffer_add_buffer(unchecked, input)
+            evbuffer_add_buffer(input, parked)
+        } else {
+            evbuffer_add_buffer(unchecked, input)
+        }
+        pass(from: unchecked, to: input, now: now)
+    }
+
+    /// The common case: `input` holds exactly one whole request whose head passes, and nothing else.
+    /// Approves it where it is (nothing moves); false when the general path must look at it.
+    private func approveInPlace(_ input: OpaquePointer, length: Int, now: UInt64) -> Bool {
+        guard case .head(scanned: 0) = state, evbuffer_get_length(held) == 0, evbuffer_get_length(unchecked) == 0 else {
+            return false
+        }
+        let window = min(length, loop.maxHeadLength + 1)
+        guard let start = evbuffer_pullup(input, window) else { return false }
+        let bytes = UnsafeRawBufferPointer(start: start, count: window)
+        guard bytes[0] != UInt8(ascii: "\r"), bytes[0] != UInt8(ascii: "\n"),
+              let end = RequestHead.endOfHead(in: bytes, from: -2) else { return false }
+        let headBytes = UnsafeRawBufferPointer(rebasing: bytes[..<end])
+        guard let head = try? RequestHead.parse(headBytes, maxTargetLength: loop.maxTargetLength, maxHeadersSize: loop.maxHeadersSize)
+        else { return false }
+        switch head.body {
+        case .none: guard end == length else { return false }
+        case .length(let bodyLength): guard bodyLength == length - end else { return false }
+        case .chunked: return false
+        }
+        lastActive = now
+        if let error = admit(head, headBytes) {
+            evbuffer_drain(input, length)
+            refuse(error, destination: input)
+            return true
+        }
+        approve()
+        return true
+    }
+
+    /// Moves whole, checked requests from `source` (bytes not checked yet) to `destination` (what
+    /// evhttp reads). Returns whether anything reached evhttp.
+    @discardableResult
+    private func pass(from source: OpaquePointer, to destination: OpaquePointer, now: UInt64) -> Bool {
         var handed = false
         loop: while evbuffer_get_length(source) > 0 {
             switch state {
@@ -314,10 +387,15 @@ final class ConnectionGuard {
             chunkedHead = []
         }
         evbuffer_add_buffer(destination, held)
+        approve()
+        state = .head(scanned: 0)
+    }
+
+    /// One more request is evhttp's to parse.
+    private func approve() {
         handedOver += 1
         unanswered.append(heldReservation)
         heldReservation = 0
-        state = .head(scanned: 0)
     }
 
     /// Refuses the request being read: evhttp gets a placeholder in its place, after the requests
@@ -338,19 +416,24 @@ final class ConnectionGuard {
         guard !placeholderSent else { return }
         placeholderSent = true
         _ = ConnectionGuard.placeholder.withUnsafeBytes { evbuffer_add(destination, $0.baseAddress, $0.count) }
-        handedOver += 1
-        unanswered.append(0)
+        approve()
     }
 
     /// What evhttp parses in place of a refused request: nothing a client sends reaches a handler
     /// this way, because the loop answers the refusal instead of routing it.
     private static let placeholder = Array("GET / HTTP/1.1\r\nHost: refused\r\n\r\n".utf8)
 
-    /// `100 Continue`, written straight to the socket: only when no earlier reply is due on this
-    /// connection (else the client sends its body after its own wait, as RFC 9110 lets it).
+    /// `100 Continue`, written straight to the socket (evhttp does not see this request's head yet,
+    /// and its writes are off while it reads): only when no earlier reply is due on this connection
+    /// (else the client sends its body after its own wait, as RFC 9110 lets it). A socket that takes
+    /// fewer than these few bytes gets none of the rest: the client stops waiting soon enough.
     private func sendContinue() {
-        guard unanswered.isEmpty, let underlying = bufferevent_get_underlying(filter) else { return }
-        _ = ConnectionGuard.continueLine.withUnsafeBytes { bufferevent_write(underlying, $0.baseAddress, $0.count) }
+        guard unanswered.isEmpty, evbuffer_get_length(bufferevent_get_output(bufferevent)) == 0 else { return }
+        let descriptor = bufferevent_getfd(bufferevent)
+        guard descriptor >= 0 else { return }
+        _ = ConnectionGuard.continueLine.withUnsafeBytes {
+            send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+        }
     }
 
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

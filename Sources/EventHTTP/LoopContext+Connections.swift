@@ -20,6 +20,9 @@ extension LoopContext {
             let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
             return context.makeGuardedConnection(base: base!)
         }, argument)
+        adoptEvent = swift_ocean_timer_new(base, { _, _, argument in
+            Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue().adoptAccepted()
+        }, argument)
         spareDescriptor = open("/dev/null", O_RDONLY | O_CLOEXEC)
         for listener in listeners {
             evconnlistener_set_error_cb(listener) { listener, _ in
@@ -39,6 +42,10 @@ extension LoopContext {
         for listener in listeners {
             LoopContext.listenerOwners.withLock { $0[UInt(bitPattern: listener)] = nil }
         }
+        // Connections accepted a moment ago: evhttp has set them up, and closes them when freed.
+        adoptAccepted()
+        if let adoptEvent { event_free(adoptEvent) }
+        adoptEvent = nil
         if let sweepTimer { event_free(sweepTimer) }
         sweepTimer = nil
         if let acceptPause { event_free(acceptPause) }
@@ -47,14 +54,9 @@ extension LoopContext {
         spareDescriptor = -1
     }
 
-    /// After evhttp is freed: sockets still writing their last reply write what the kernel takes
-    /// now and are closed.
+    /// After evhttp is freed: the sockets still lingering are closed.
     func closeLingeringSockets() {
-        for socket in lingering {
-            let descriptor = bufferevent_getfd(socket)
-            if descriptor >= 0 { evbuffer_write(bufferevent_get_output(socket), descriptor) }
-            stopLingering(socket)
-        }
+        for socket in lingering.keys { stopLingering(socket) }
     }
 
     /// The guard of the connection `request` came on, if it still has one.
@@ -84,33 +86,29 @@ extension LoopContext {
 
     // MARK: New connections
 
-    /// evhttp asks for the bufferevent of a connection it accepted: a filter over the socket's, with
-    /// a guard as its input filter. At the connection limit the longest-idle connection is closed to
-    /// make room; when none is idle, the new connection is answered 503 and closed.
+    /// evhttp asks for the bufferevent of a connection it accepted: a socket bufferevent whose
+    /// input the connection's guard checks after every read. At the connection limit the
+    /// longest-idle connection is closed to make room; when none is idle, the new connection is
+    /// answered 503 and closed.
     private func makeGuardedConnection(base: OpaquePointer) -> OpaquePointer? {
         let now = RequestObserver.now()
-        // Closed connections are freed later by libevent (its finalizers are deferred): not counted.
-        let hasRoom = guards.count - closingCount < maxConnections || evictIdlest()
-        // Neither closes the descriptor when freed: evhttp closes it (see `forget`).
-        guard let socket = bufferevent_socket_new(base, -1, 0) else { return nil }
-        let connectionGuard = ConnectionGuard(loop: self, now: now)
+        // Connections accepted earlier in this same batch are set up by now (and may be evicted).
+        adoptAccepted()
+        let hasRoom = guards.count < maxConnections || evictIdlest()
+        // It does not close the descriptor when freed: evhttp closes it.
+        guard let bufferevent = bufferevent_socket_new(base, -1, 0) else { return nil }
+        let connectionGuard = ConnectionGuard(loop: self, bufferevent: bufferevent, now: now)
+        // Retained until the connection closes (`connectionClosed`).
         let context = Unmanaged.passRetained(connectionGuard).toOpaque()
-        let filter = bufferevent_filter_new(socket, { source, destination, _, _, context in
+        connectionGuard.inputCallback = evbuffer_add_cb(bufferevent_get_input(bufferevent), { input, information, context in
+            // evhttp's own reads from the buffer (deletions) are not the guard's business.
+            guard let information, information.pointee.n_added > 0 else { return }
             let connectionGuard = Unmanaged<ConnectionGuard>.fromOpaque(context!).takeUnretainedValue()
-            let handed = connectionGuard.pass(from: source!, to: destination!, now: RequestObserver.now())
-            return handed ? BEV_OK : BEV_NEED_MORE
-        }, nil, 0, { context in
-            let connectionGuard = Unmanaged<ConnectionGuard>.fromOpaque(context!).takeRetainedValue()
-            connectionGuard.loop.forget(connectionGuard)
+            connectionGuard.received(input!, added: information.pointee.n_added, now: RequestObserver.now())
         }, context)
-        guard let filter else {
-            Unmanaged<ConnectionGuard>.fromOpaque(context).release()
-            bufferevent_free(socket)
-            return nil
-        }
-        connectionGuard.filter = filter
-        connectionGuard.socket = socket
-        guards[filter] = connectionGuard
+        guards[bufferevent] = connectionGuard
+        unadopted.append(connectionGuard)
+        if let adoptEvent { event_active(adoptEvent, EV_TIMEOUT, 1) }
         if !hasRoom {
             connectionGuard.refuseEverything(
                 HTTPError(.unavailable, "the server has as many connections open as it may; retry shortly", headers: ["Retry-After": "1"]),
@@ -118,79 +116,89 @@ extension LoopContext {
             watch(connectionGuard)
             logOverCapacity()
         }
-        return filter
+        return bufferevent
     }
 
-    /// evhttp is about to close a connection (its close callback runs before it shuts the
-    /// descriptor down): make sure the reply it last wrote reaches the client.
-    ///
-    /// evhttp counts a reply as written once the filter passed it on to the socket's bufferevent,
-    /// and then (for `Connection: close`) shuts the descriptor down and closes it. Bytes still waiting
-    /// in the socket's output would be lost, so the socket moves to a duplicate of the descriptor and
-    /// the number evhttp is about to shut down is pointed at /dev/null; when the filter is freed, the
-    /// socket's bufferevent lingers until its output is written (or 10 s pass), then closes.
-    func connectionClosing(_ connection: OpaquePointer) {
-        guard let filter = evhttp_connection_get_bufferevent(connection), let connectionGuard = guards[filter],
-              let socket = connectionGuard.socket, !connectionGuard.lingers else { return }
-        let descriptor = bufferevent_getfd(socket)
-        guard descriptor >= 0, evbuffer_get_length(bufferevent_get_output(socket)) > 0 else { return }
-        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        guard copy >= 0, null >= 0 else {
-            if copy >= 0 { Glibc.close(copy) }
-            if null >= 0 { Glibc.close(null) }
-            return
+    /// evhttp has made its connection around each bufferevent just handed to it: learn the
+    /// connection (evhttp passes it to its bufferevent callbacks) and when it closes.
+    func adoptAccepted() {
+        guard !unadopted.isEmpty else { return }
+        let accepted = unadopted
+        unadopted.removeAll()
+        for connectionGuard in accepted where connectionGuard.connection == nil {
+            var argument: UnsafeMutableRawPointer?
+            bufferevent_getcb(connectionGuard.bufferevent, nil, nil, nil, &argument)
+            guard let argument else { continue }
+            let connection = OpaquePointer(argument)
+            connectionGuard.connection = connection
+            watchClosing(connection)
         }
-        // The socket's events move to the copy first, while the old number still is the socket
-        // (epoll refuses to change the registration of what /dev/null has become).
-        bufferevent_setfd(socket, copy)
-        if swift_ocean_redirect_descriptor(null, descriptor) < 0 {
-            // The number still is the socket, and evhttp will shut it down: nothing lingers.
-            bufferevent_setfd(socket, descriptor)
-            Glibc.close(copy)
-            Glibc.close(null)
-            return
-        }
-        Glibc.close(null)
-        connectionGuard.lingers = true
     }
 
-    /// The connection's filter was freed (evhttp closed the connection): forget its guard, and let
-    /// its socket finish writing when `connectionClosing` said so.
-    private func forget(_ connectionGuard: ConnectionGuard) {
+    /// evhttp tells `connectionClosed` when it is about to close `connection`.
+    private func watchClosing(_ connection: OpaquePointer) {
+        evhttp_connection_set_closecb(connection, { connection, argument in
+            Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue().connectionClosed(connection!)
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// evhttp is about to close a connection (and then free it): its guard goes, giving back what
+    /// it held. When a request of it was refused, the client may still be sending: the socket
+    /// lingers a while, its input read and dropped, so that closing it does not reset the
+    /// connection (a reset can destroy the refusal before the client reads it).
+    private func connectionClosed(_ connection: OpaquePointer) {
+        guard let bufferevent = evhttp_connection_get_bufferevent(connection),
+              let connectionGuard = guards.removeValue(forKey: bufferevent) else { return }
+        finished(connectionGuard)
+        if let callback = connectionGuard.inputCallback {
+            evbuffer_remove_cb_entry(bufferevent_get_input(bufferevent), callback)
+            connectionGuard.inputCallback = nil
+        }
+        if connectionGuard.refusedRequest { linger(bufferevent_getfd(bufferevent)) }
         connectionGuard.released()
         unwatch(connectionGuard)
-        if connectionGuard.isClosing { closingCount -= 1 }
-        // libevent frees a filter later than evhttp lets go of it, and a new connection's filter may
-        // already have the freed one's address: remove the entry only if it still is this guard's.
-        if let filter = connectionGuard.filter, guards[filter] === connectionGuard { guards[filter] = nil }
-        guard let socket = connectionGuard.socket else { return }
-        guard connectionGuard.lingers, evbuffer_get_length(bufferevent_get_output(socket)) > 0 else {
-            let descriptor = bufferevent_getfd(socket)
-            bufferevent_free(socket)
-            // A lingering socket owns its duplicate descriptor; otherwise evhttp closes the descriptor.
-            if connectionGuard.lingers, descriptor >= 0 { Glibc.close(descriptor) }
-            return
-        }
-        bufferevent_setcb(socket, nil, { socket, argument in
-            Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue().stopLingering(socket!)
-        }, { socket, _, argument in
-            Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue().stopLingering(socket!)
-        }, Unmanaged.passUnretained(self).toOpaque())
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        bufferevent_set_timeouts(socket, nil, &timeout)
-        bufferevent_disable(socket, Int16(EV_READ))
-        bufferevent_enable(socket, Int16(EV_WRITE))
-        lingering.insert(socket)
+        Unmanaged.passUnretained(connectionGuard).release()
     }
 
-    /// A lingering socket's output was written, or it failed or timed out: close it.
+    /// How long a socket lingers at most.
+    private static let lingerNanoseconds: UInt64 = 5_000_000_000
+
+    /// Keeps the socket of `descriptor` open on a duplicate after evhttp closes its own (evhttp
+    /// shuts the socket's writing down first, so the client sees its reply end).
+    private func linger(_ descriptor: Int32) {
+        // Lingering sockets hold descriptors the connection limit no longer counts: a few at most.
+        guard descriptor >= 0, lingering.count < max(16, maxConnections / 8) else { return }
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { return }
+        guard let socket = bufferevent_socket_new(base, copy, 0) else {
+            Glibc.close(copy)
+            return
+        }
+        bufferevent_setcb(socket, { socket, argument in
+            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
+            let input = bufferevent_get_input(socket)
+            evbuffer_drain(input, evbuffer_get_length(input))
+            context.lingerRead(socket!)
+        }, nil, { socket, _, argument in
+            Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue().stopLingering(socket!)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        bufferevent_enable(socket, Int16(EV_READ))
+        lingering[socket] = RequestObserver.now()
+    }
+
+    private func lingerRead(_ socket: OpaquePointer) {
+        guard let started = lingering[socket], RequestObserver.now() &- started < LoopContext.lingerNanoseconds else {
+            stopLingering(socket)
+            return
+        }
+    }
+
+    /// A lingering socket's client closed, failed or took too long: close it.
     private func stopLingering(_ socket: OpaquePointer) {
-        guard lingering.remove(socket) != nil else { return }
+        guard lingering.removeValue(forKey: socket) != nil else { return }
         let descriptor = bufferevent_getfd(socket)
         bufferevent_free(socket)
         if descriptor >= 0 { Glibc.close(descriptor) }
-        checkDrained()
     }
 
     /// Closes the connection that has waited longest for a request without any being handled;
@@ -207,15 +215,18 @@ extension LoopContext {
 
     /// Closes a connection with no request in progress (evhttp frees it, and its guard with it).
     private func close(_ connectionGuard: ConnectionGuard) {
-        guard let filter = connectionGuard.filter, !connectionGuard.isClosing else { return }
+        guard !connectionGuard.isClosing else { return }
         connectionGuard.isClosing = true
-        closingCount += 1
-        bufferevent_trigger_event(filter, Int16(BEV_EVENT_READING | BEV_EVENT_TIMEOUT), 0)
+        // Through evhttp's own error path, as if the read had timed out: it closes and frees it.
+        bufferevent_trigger_event(connectionGuard.bufferevent, Int16(BEV_EVENT_READING | BEV_EVENT_TIMEOUT), 0)
     }
 
     private func sweepDeadlines() {
-        guard !watched.isEmpty else { return }
         let now = RequestObserver.now()
+        for (socket, started) in lingering where now &- started >= LoopContext.lingerNanoseconds {
+            stopLingering(socket)
+        }
+        guard !watched.isEmpty else { return }
         let expired = watched.values.filter { ($0.deadline ?? .max) <= now }
         for connectionGuard in expired {
             unwatch(connectionGuard)

@@ -20,21 +20,27 @@ final class LoopContext {
 
     /// Requests whose handler runs as a task, by request number, until their reply is sent.
     private var pending: [UInt64: PendingRequest] = [:]
-    /// Per connection, the request read from it whose reply has not been written yet (evhttp handles
-    /// one request of a connection at a time). Their count is what a graceful shutdown waits for.
-    private var unfinishedByConnection: [OpaquePointer: UInt64] = [:]
+    /// Connections with a request read whose reply has not been written yet (evhttp handles one
+    /// request of a connection at a time): what a graceful shutdown waits for.
+    private var unfinishedCount = 0
     private var nextRequestNumber: UInt64 = 0
     private var draining = false
     private var drainWaiter: (continuation: CheckedContinuation<Bool, Never>, timer: OpaquePointer)?
-    private let requestIDPrefix: String
+    /// The start of the request ids this loop makes (`requestID(from:number:)`).
+    private let requestIDPrefix: [UInt8]
+    private var date = HTTPDate()
 
     private let observer: RequestObserver
 
     // Connections (LoopContext+Connections.swift).
-    /// Every open client connection's guard, by its filter bufferevent.
+    /// Every open client connection's guard, by its bufferevent.
     var guards: [OpaquePointer: ConnectionGuard] = [:]
-    /// Guards of connections this loop closed that libevent has not freed yet.
-    var closingCount = 0
+    /// Guards of connections accepted whose evhttp connection is not known yet.
+    var unadopted: [ConnectionGuard] = []
+    /// Runs `adoptAccepted` once evhttp has set up the connections just accepted.
+    var adoptEvent: OpaquePointer?
+    /// A buffer the guards use for a moment on this thread (never holds anything between calls).
+    let scratchBuffer: OpaquePointer
     /// Guards with a deadline running (a head or body being read).
     var watched: [ObjectIdentifier: ConnectionGuard] = [:]
     let router: Router
@@ -48,8 +54,10 @@ final class LoopContext {
     /// This loop's share of the server's connection limit.
     let maxConnections: Int
     var listeners: [OpaquePointer] = []
-    /// Sockets of closed connections still writing their last reply.
-    var lingering: Set<OpaquePointer> = []
+    /// Sockets of closed connections whose client may still be sending a refused body, with when
+    /// each started lingering: read and dropped for a while, so that closing does not reset the
+    /// connection before the client read its reply.
+    var lingering: [OpaquePointer: UInt64] = [:]
     var sweepTimer: OpaquePointer?
     var acceptPause: OpaquePointer?
     var acceptFailures = AcceptFailureLog()
@@ -75,13 +83,19 @@ final class LoopContext {
         headerTimeout = LoopContext.nanoseconds(configuration.headerTimeout)
         bodyTimeout = LoopContext.nanoseconds(configuration.bodyTimeout)
         maxConnections = max(1, configuration.effectiveMaxConnections / configuration.eventLoops)
-        requestIDPrefix = LoopContext.makeRequestIDPrefix(loopIndex: loop.index)
+        requestIDPrefix = Array(LoopContext.makeRequestIDPrefix(loopIndex: loop.index).utf8)
         observer = RequestObserver(factory: server.metrics, logger: server.logger, routeCount: server.router.count)
-        guard let base = event_base_new() else { throw .libeventFailed("event_base_new failed") }
+        guard let scratchBuffer = evbuffer_new() else { throw .libeventFailed("evbuffer_new failed") }
+        guard let base = event_base_new() else {
+            evbuffer_free(scratchBuffer)
+            throw .libeventFailed("event_base_new failed")
+        }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
+            evbuffer_free(scratchBuffer)
             throw .libeventFailed("evhttp_new failed")
         }
+        self.scratchBuffer = scratchBuffer
         self.base = base
         self.http = http
         // Backstops: the connection guard enforces the real limits before evhttp reads anything.
@@ -103,6 +117,7 @@ final class LoopContext {
         } catch {
             evhttp_free(http)
             event_base_free(base)
+            evbuffer_free(scratchBuffer)
             throw error
         }
         // `self` is retained by the loop thread for as long as these callbacks can run.
@@ -120,12 +135,13 @@ final class LoopContext {
         if let waiter = drainWaiter {
             event_free(waiter.timer)
             drainWaiter = nil
-            waiter.continuation.resume(returning: unfinishedByConnection.isEmpty)
+            waiter.continuation.resume(returning: unfinishedCount == 0)
         }
         stopGuardingConnections()
         evhttp_free(http)
         closeLingeringSockets()
         event_base_free(base)
+        evbuffer_free(scratchBuffer)
     }
 
     // MARK: Binding
@@ -179,7 +195,8 @@ final class LoopContext {
     private func handle(_ request: OpaquePointer) {
         let number = nextRequestNumber
         nextRequestNumber &+= 1
-        trackUntilWritten(request, number: number)
+        let connectionGuard = guardOf(request)
+        if let connectionGuard { trackUntilWritten(request, on: connectionGuard) }
 
         let start = RequestObserver.now()
         let headers = readHeaders(request)
@@ -192,32 +209,32 @@ final class LoopContext {
         let query = questionMark.map { String(target[target.index(after: $0)...]) }
         let method = HTTPMethod(evhttp_request_get_command(request))
         var started = RequestObserver.Started(method: method, routeIndex: nil, route: "unmatched", path: path, startNanoseconds: start)
-        if let refusal = guardOf(request)?.nextRequestRouted() {
-            send(.error(refusal), to: request, requestID: requestID, started: started, closing: true)
+        if let refusal = connectionGuard?.nextRequestRouted() {
+            send(.error(refusal), to: request, on: connectionGuard, requestID: requestID, started: started, closing: true)
             return
         }
         guard let method else {
-            send(.error(HTTPError(.notImplemented, "this method is not implemented")), to: request, requestID: requestID, started: started)
+            send(.error(HTTPError(.notImplemented, "this method is not implemented")), to: request, on: connectionGuard, requestID: requestID, started: started)
             return
         }
         if let query, !HTTPRequest.isWellFormedQuery(query) {
-            send(.error(HTTPError(.badRequest, "the query has a malformed percent-encoding")), to: request,
+            send(.error(HTTPError(.badRequest, "the query has a malformed percent-encoding")), to: request, on: connectionGuard,
                  requestID: requestID, started: started)
             return
         }
 
         switch server.router.match(method, path: path) {
         case .notFound:
-            send(.error(HTTPError(.notFound, "no route for \(method.rawValue) \(path.prefix(200))")), to: request,
+            send(.error(HTTPError(.notFound, "no route for \(method.rawValue) \(path.prefix(200))")), to: request, on: connectionGuard,
                  requestID: requestID, started: started)
         case .badPath:
-            send(.error(HTTPError(.badRequest, "the path has a malformed percent-encoding")), to: request,
+            send(.error(HTTPError(.badRequest, "the path has a malformed percent-encoding")), to: request, on: connectionGuard,
                  requestID: requestID, started: started)
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             let error = HTTPError(.methodNotAllowed, "\(method.rawValue) is not allowed here; allowed: \(allow)",
                                   headers: ["Allow": allow])
-            send(.error(error), to: request, requestID: requestID, started: started)
+            send(.error(error), to: request, on: connectionGuard, requestID: requestID, started: started)
         case .found(let route, let parameters):
             started = RequestObserver.Started(method: method, routeIndex: route.index, route: route.pattern, path: path, startNanoseconds: start)
             let limit = route.maxBodySize ?? server.configuration.maxBodySize
@@ -225,7 +242,7 @@ final class LoopContext {
             let length = evbuffer_get_length(input)
             guard length <= limit else {
                 let error = HTTPError(.payloadTooLarge, "the body is \(length) bytes; this route accepts at most \(limit)")
-                send(.error(error), to: request, requestID: requestID, started: started)
+                send(.error(error), to: request, on: connectionGuard, requestID: requestID, started: started)
                 return
             }
             let body = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
@@ -235,7 +252,7 @@ final class LoopContext {
                                           pathParameters: parameters, requestID: requestID)
             switch route.handler {
             case .immediate(let handler):
-                send(handler(httpRequest), to: request, requestID: requestID, started: started)
+                send(handler(httpRequest), to: request, on: connectionGuard, requestID: requestID, started: started)
             case .asynchronous(let handler):
                 pending[number] = PendingRequest(request: LoopBound(request, ownerThread: owner), requestID: requestID, started: started)
                 let loop = self.loop
@@ -266,15 +283,17 @@ final class LoopContext {
     /// Sends a task's reply, unless the request was already answered (abandoned at shutdown).
     private func complete(_ number: UInt64, with response: HTTPResponse) {
         guard let entry = pending.removeValue(forKey: number) else { return }
-        send(response, to: entry.request.value, requestID: entry.requestID, started: entry.started)
+        // The connection may have closed meanwhile: its guard is looked up again.
+        let request = entry.request.value
+        send(response, to: request, on: guardOf(request), requestID: entry.requestID, started: entry.started)
         checkDrained()
     }
 
     private func send(
-        _ response: HTTPResponse, to request: OpaquePointer, requestID: String, started: RequestObserver.Started, closing: Bool = false
+        _ response: HTTPResponse, to request: OpaquePointer, on connectionGuard: ConnectionGuard?, requestID: String,
+        started: RequestObserver.Started, closing: Bool = false
     ) {
         observer.answered(started, status: response.status.code, requestID: requestID)
-        let connectionGuard = guardOf(request)
         // Explicit `withCString`: the implicit String-to-pointer conversion copies small strings to
         // the heap, which was a measurable share of a health check's cost.
         let output = evhttp_request_get_output_headers(request)
@@ -283,6 +302,7 @@ final class LoopContext {
             _ = field.name.withCString { name in field.value.withCString { value in evhttp_add_header(output, name, value) } }
         }
         _ = requestID.withCString { evhttp_add_header(output, "X-Request-ID", $0) }
+        _ = date.withCurrent { evhttp_add_header(output, "Date", $0) }
         if draining || closing || connectionGuard?.closeAfterReply == true {
             evhttp_add_header(output, "Connection", "close")
         }
@@ -295,14 +315,7 @@ final class LoopContext {
                 _ = evbuffer_add(evhttp_request_get_output_buffer(request), bytes.baseAddress, bytes.count)
             }
         }
-        // Read before the reply is sent: sending may free the request (its connection is gone).
-        let connection = evhttp_request_get_connection(request)
         response.status.reasonPhrase.withCString { evhttp_send_reply(request, Int32(response.status.code), $0, nil) }
-        // evhttp queued the reply on the connection's filter before enabling its writes, and a filter
-        // passes queued output on only when more is added: pass it on now.
-        if let connection, let filter = evhttp_connection_get_bufferevent(connection) {
-            bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
-        }
     }
 
     private func readHeaders(_ request: OpaquePointer) -> HTTPHeaders {
@@ -321,7 +334,21 @@ final class LoopContext {
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
-        return requestIDPrefix + String(number, radix: 16)
+        // The prefix and the number in hex, written out by hand: `String(_:radix:)` and a
+        // concatenation were about 2% of a health check's cost.
+        var digits = 1
+        while digits < 16 && number >> (4 * digits) != 0 { digits += 1 }
+        let prefix = requestIDPrefix
+        return String(unsafeUninitializedCapacity: prefix.count + digits) { buffer in
+            _ = buffer.initialize(from: prefix)
+            var value = number
+            for index in stride(from: prefix.count + digits - 1, through: prefix.count, by: -1) {
+                let digit = UInt8(value & 0xF)
+                buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                value >>= 4
+            }
+            return prefix.count + digits
+        }
     }
 
     /// Six random hex digits and the loop index: with the counter, ids stay within Swift's 15-byte
@@ -333,32 +360,29 @@ final class LoopContext {
 
     // MARK: In-flight tracking and graceful shutdown
 
-    private func trackUntilWritten(_ request: OpaquePointer, number: UInt64) {
-        guard let connection = evhttp_request_get_connection(request) else { return }
-        unfinishedByConnection[connection] = number
-        let argument = Unmanaged.passUnretained(self).toOpaque()
-        // The reply was fully written.
-        evhttp_request_set_on_complete_cb(request, { request, argument in
-            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
-            if let connection = evhttp_request_get_connection(request) {
-                if let bufferevent = evhttp_connection_get_bufferevent(connection) {
-                    context.guards[bufferevent]?.replyWritten()
-                }
-                context.finished(connection)
-            }
-        }, argument)
-        // The connection closed (client gone, timeout, write error) before the reply was written.
-        evhttp_connection_set_closecb(connection, { connection, argument in
-            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
-            context.connectionClosing(connection!)
-            context.finished(connection!)
-        }, argument)
+    private func trackUntilWritten(_ request: OpaquePointer, on connectionGuard: ConnectionGuard) {
+        // Adopted in the loop iteration that accepted it, before any read: this is a backstop.
+        if connectionGuard.connection == nil { adoptAccepted() }
+        if !connectionGuard.answering {
+            connectionGuard.answering = true
+            unfinishedCount += 1
+        }
+        // The reply was fully written. The guard outlives the request: it goes when its connection
+        // closes, after evhttp is done with the connection's requests.
+        evhttp_request_set_on_complete_cb(request, { _, argument in
+            let connectionGuard = Unmanaged<ConnectionGuard>.fromOpaque(argument!).takeUnretainedValue()
+            connectionGuard.replyWritten()
+            connectionGuard.loop.finished(connectionGuard)
+        }, Unmanaged.passUnretained(connectionGuard).toOpaque())
     }
 
-    private func finished(_ connection: OpaquePointer) {
-        if unfinishedByConnection.removeValue(forKey: connection) != nil {
-            checkDrained()
-        }
+    /// The request read from `connectionGuard`'s connection is answered, or the connection closed
+    /// before it was.
+    func finished(_ connectionGuard: ConnectionGuard) {
+        guard connectionGuard.answering else { return }
+        connectionGuard.answering = false
+        unfinishedCount -= 1
+        checkDrained()
     }
 
     /// Stops accepting connections; from now on every reply carries `Connection: close`.
@@ -378,7 +402,8 @@ final class LoopContext {
         pending.removeAll()
         for (_, entry) in abandoned {
             let error = HTTPError(.shuttingDown, "the service stopped before this request finished")
-            send(.error(error), to: entry.request.value, requestID: entry.requestID, started: entry.started)
+            let request = entry.request.value
+            send(.error(error), to: request, on: guardOf(request), requestID: entry.requestID, started: entry.started)
         }
         if !abandoned.isEmpty {
             server.logger.warning("answered requests still in flight at shutdown", metadata: ["count": "\(abandoned.count)"])
@@ -410,7 +435,7 @@ final class LoopContext {
 
     var isDraining: Bool { draining }
 
-    private var isDrained: Bool { pending.isEmpty && unfinishedByConnection.isEmpty && lingering.isEmpty }
+    private var isDrained: Bool { pending.isEmpty && unfinishedCount == 0 }
 
     func checkDrained() {
         if draining, drainWaiter != nil, isDrained {

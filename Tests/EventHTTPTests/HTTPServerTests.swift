@@ -14,6 +14,15 @@ struct HTTPServerTests {
             #expect(ping.text == #"{"ok":true}"#)
             #expect(ping.header("Content-Type") == "application/json")
             #expect(ping.header("X-Request-ID")?.isEmpty == false)
+            // One Date, in the IMF-fixdate form, now (the server formats it once a second).
+            let date = try #require(ping.header("Date"))
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+            let parsed = try #require(formatter.date(from: date), "\(date)")
+            #expect(formatter.string(from: parsed) == date)
+            #expect(abs(parsed.timeIntervalSinceNow) < 5)
 
             let job = try await fetch(port: port, "GET", "/jobs/abc%2Fdef")
             #expect(job.status == 200)
@@ -41,6 +50,13 @@ struct HTTPServerTests {
             let first = try await fetch(port: port, "GET", "/ping")
             let second = try await fetch(port: port, "GET", "/ping")
             #expect(first.header("X-Request-ID") != second.header("X-Request-ID"))
+            // Generated ids: the loop's random prefix and index, then the request number in hex.
+            let generated = try #require(first.header("X-Request-ID"))
+            let pattern = /^([0-9a-f]{6}-[0-9]+-)([0-9a-f]+)$/
+            let firstMatch = try #require(generated.wholeMatch(of: pattern))
+            let secondMatch = try #require(second.header("X-Request-ID")?.wholeMatch(of: pattern))
+            #expect(firstMatch.1 == secondMatch.1)
+            #expect(UInt64(secondMatch.2, radix: 16) == UInt64(firstMatch.2, radix: 16).map { $0 + 1 })
         }
     }
 
