@@ -77,6 +77,72 @@ struct HostileClientTests {
         }
     }
 
+    @Test("requests pipelined in one write, heads split across writes and bodies after their heads are served in order")
+    func pipelinedAndSplit() async throws {
+        try await withServer(TestRoutes.all) { _, port in
+            let texts = try await onThread { () -> [String] in
+                let connection = try TestHTTPConnection(port: port)
+                // Three requests in one write, the first answered by a task: the next two wait,
+                // read but unparsed, while more bytes arrive behind them.
+                try connection.send("GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+                    + "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                Thread.sleep(forTimeInterval: 0.05)
+                // A head in three writes, then its body in two.
+                for piece in ["POST /ec", "ho HTTP/1.1\r\nHost: x\r\nContent-", "Length: 6\r\n\r\n", "sec", "ond"] {
+                    try connection.send(piece)
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+                return try (0..<4).map { _ in try connection.readResponse().text }
+            }
+            #expect(texts == [#"{"ok":true}"#, "first", #"{"ok":true}"#, "second"])
+        }
+    }
+
+    @Test("connections that close without a request give their place back")
+    func closedWithoutRequest() async throws {
+        try await withServer(TestRoutes.all, configure: { $0.maxConnections = 8 }) { _, port in
+            for _ in 0..<5 {
+                let connections = try (0..<8).map { _ in try TestHTTPConnection(port: port, timeout: 5) }
+                try await Task.sleep(for: .milliseconds(50))
+                _ = connections
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            // Had the 40 closed connections kept their places, these would be evicted to make room.
+            let idle = try (0..<7).map { _ in try TestHTTPConnection(port: port, timeout: 5) }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await fetch(port: port, "GET", "/ping").status == 200)
+            for connection in idle {
+                try connection.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try connection.readResponse().status == 200)
+            }
+        }
+    }
+
+    @Test("a refusal reaches a client that is still sending the refused body")
+    func refusedWhileSending() async throws {
+        try await withServer(TestRoutes.all, configure: { $0.maxBodySize = 64 << 10 }) { _, port in
+            let (response, failedSend) = try await onThread { () -> (TestHTTPResponse, String?) in
+                let connection = try TestHTTPConnection(port: port, timeout: 5)
+                // The head and the first 64 KiB: the server answers 413 and closes its side while the
+                // client goes on sending. A socket closed with unread input sends a reset, which can
+                // destroy a reply still on its way (on a real network); the socket must linger,
+                // reading, so the client's next sends still succeed.
+                let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 64 << 10)
+                try connection.send(Array("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(8 << 20)\r\n\r\n".utf8) + chunk)
+                let response = try connection.readResponse()
+                for _ in 0..<16 {
+                    Thread.sleep(forTimeInterval: 0.01)
+                    do { try connection.send(chunk) } catch { return (response, "\(error)") }
+                }
+                return (response, nil)
+            }
+            #expect(response.status == 413)
+            #expect(response.header("Connection")?.lowercased() == "close")
+            #expect(failedSend == nil, "the connection was reset while the client was still sending")
+        }
+    }
+
     @Test("//authority/route is not served as /route")
     func doubleSlash() async throws {
         try await withServer(TestRoutes.all) { _, port in
