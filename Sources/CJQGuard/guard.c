@@ -22,8 +22,9 @@ typedef struct guard {
     /// time, not wall time, so a loaded machine does not stop a call that is merely waiting its turn.
     _Atomic long long started;
     clockid_t cpu_clock;
-    /// Set by the watchdog before it signals the thread.
-    volatile sig_atomic_t timed_out;
+    /// The `started` of the call the watchdog stopped (0 for none): set before it signals the
+    /// thread, so a signal that arrives after that call ended does not stop the next one.
+    _Atomic long long stopped_call;
     pthread_t thread;
     struct guard *next;
 } guard;
@@ -71,6 +72,8 @@ static void pass_on(int signal_number, siginfo_t *info, void *context) {
 static void on_signal(int signal_number, siginfo_t *info, void *context) {
     guard *current = current_guard;
     if (current && current->active) {
+        if (signal_number == WATCHDOG_SIGNAL
+            && atomic_load(&current->stopped_call) != atomic_load(&current->started)) return;
         current->active = 0;
         siglongjmp(current->resume, signal_number);
     }
@@ -89,10 +92,10 @@ static void *watchdog(void *unused) {
         pthread_mutex_lock(&registry_lock);
         for (guard *each = registry; each; each = each->next) {
             long long started = atomic_load(&each->started);
-            if (started == 0 || each->timed_out) continue;
+            if (started == 0 || atomic_load(&each->stopped_call) == started) continue;
             long long now = cpu_ns(each->cpu_clock);
             if (now != 0 && now - started > (long long)limit * 1000000LL) {
-                each->timed_out = 1;
+                atomic_store(&each->stopped_call, started);
                 pthread_kill(each->thread, WATCHDOG_SIGNAL);
             }
         }
@@ -154,9 +157,8 @@ static swift_ocean_jq_outcome ended(guard *current, int jumped, int *signal_out)
     atomic_store(&current->started, 0);
     if (!jumped) return SWIFT_OCEAN_JQ_OK;
     if (signal_out) *signal_out = jumped;
-    int timed_out = current->timed_out && jumped == WATCHDOG_SIGNAL;
-    current->timed_out = 0;
-    return timed_out ? SWIFT_OCEAN_JQ_TIMED_OUT : SWIFT_OCEAN_JQ_CRASHED;
+    // The handler jumps on the watchdog's signal only for the call the watchdog stopped.
+    return jumped == WATCHDOG_SIGNAL ? SWIFT_OCEAN_JQ_TIMED_OUT : SWIFT_OCEAN_JQ_CRASHED;
 }
 
 /// Runs `call(context)`, one libjq call, under the calling thread's guard. The sigsetjmp frame is
@@ -168,7 +170,6 @@ static swift_ocean_jq_outcome run_guarded(void (*call)(void *), void *context, i
         call(context);
         return SWIFT_OCEAN_JQ_OK;
     }
-    current->timed_out = 0;
     int jumped = sigsetjmp(current->resume, 0);
     if (jumped == 0) {
         atomic_store(&current->started, cpu_ns(CLOCK_THREAD_CPUTIME_ID));
