@@ -47,7 +47,10 @@ test: test-deps
 ## reports go to stderr; a report fails the run (halt_on_error), in a test or in an `ocean` a test
 ## started (its exit status is then 66). An allocation too large for TSan's allocator returns NULL,
 ## as malloc does (a fault test makes libjq ask for 58 GB; TSan would end the process instead).
-TSAN_FILTER ?=
+## Left out: the records that crash libjq. The jq guard jumps out of a signal handler, and TSan's
+## runtime does not follow such a jump (its per-thread signal state stays set: llvm-project issues
+## 94207 and 215833), so a TSan build dies at the second crash it survives; `make test` runs them.
+TSAN_FILTER ?= --skip JQFaultTests
 test-tsan: test-deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 allocator_may_return_null=1" SWIFT_BACKTRACE=enable=no \
