@@ -113,3 +113,23 @@ struct ChunkedBodyReader {
         return digits > 0 ? .success(size) : .failure(HTTPError(.badRequest, "a chunk size is missing"))
     }
 }
+
+extension ChunkedBodyReader {
+    /// `chunkedHead`, a chunked request's head, as evhttp gets it: without `Transfer-Encoding`, with
+    /// the length of the de-chunked body.
+    static func reframed(_ chunkedHead: [UInt8], length: Int) -> [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(chunkedHead.count + 32)
+        var lineStart = 0
+        for index in chunkedHead.indices where chunkedHead[index] == UInt8(ascii: "\n") {
+            let line = chunkedHead[lineStart...index]
+            lineStart = index + 1
+            let name = line.prefix { $0 != UInt8(ascii: ":") }
+            if RequestHead.equalsIgnoringCase(name, "transfer-encoding") { continue }
+            if line.count <= 2 && line.allSatisfy({ $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }) { continue }
+            head.append(contentsOf: line)
+        }
+        head.append(contentsOf: "Content-Length: \(length)\r\n\r\n".utf8)
+        return head
+    }
+}

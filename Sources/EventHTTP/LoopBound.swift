@@ -8,8 +8,9 @@ import Darwin
 ///
 /// evhttp is not thread-safe: a request, its buffers and the `evhttp` itself must be used only on
 /// the loop thread that owns them. `LoopBound` lets such a value travel through `Sendable` code (for
-/// example inside a reply that a task hands back) while every access checks, in debug builds, that it
-/// happens on the owning thread. Modelled on swift-nio's `NIOLoopBound`.
+/// example inside a reply that a task hands back) while every access checks, in release builds too,
+/// that it happens on the owning thread: a wrong thread here would corrupt libevent's state, so it
+/// stops the process at once instead. Modelled on swift-nio's `NIOLoopBound`.
 public struct LoopBound<Value>: @unchecked Sendable {
     private let owner: pthread_t
     private let storage: Value
@@ -28,6 +29,6 @@ public struct LoopBound<Value>: @unchecked Sendable {
     }
 
     private func assertOnOwner() {
-        assert(pthread_equal(pthread_self(), owner) != 0, "a loop-bound value was used off its loop thread")
+        precondition(pthread_equal(pthread_self(), owner) != 0, "a loop-bound value was used off its loop thread")
     }
 }

@@ -27,7 +27,7 @@ final class LoopContext {
     private var draining = false
     private var drainWaiter: (continuation: CheckedContinuation<Bool, Never>, timer: OpaquePointer)?
     /// The start of the request ids this loop makes (`requestID(from:number:)`).
-    private let requestIDPrefix: [UInt8]
+    let requestIDPrefix: [UInt8]
     private var date = HTTPDate()
 
     private let observer: RequestObserver
@@ -142,52 +142,6 @@ final class LoopContext {
         closeLingeringSockets()
         event_base_free(base)
         evbuffer_free(scratchBuffer)
-    }
-
-    // MARK: Binding
-
-    private static func bind(
-        http: OpaquePointer, base: OpaquePointer, port: Int, configuration: HTTPServerConfiguration
-    ) throws(HTTPServerError) -> (port: Int, socket: OpaquePointer, listener: OpaquePointer) {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
-        var results: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(configuration.host, String(port), &hints, &results)
-        guard status == 0, let first = results else {
-            throw .bindFailed("cannot resolve host \(configuration.host): \(String(cString: gai_strerror(status)))")
-        }
-        defer { freeaddrinfo(results) }
-        var flags = UInt32(LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE)
-        if configuration.eventLoops > 1 { flags |= UInt32(LEV_OPT_REUSEABLE_PORT) }
-        guard let listener = evconnlistener_new_bind(
-            base, nil, nil, flags, Int32(configuration.backlog), first.pointee.ai_addr, Int32(first.pointee.ai_addrlen))
-        else {
-            let reason = String(cString: strerror(errno))
-            throw .bindFailed("cannot listen on \(configuration.host):\(port): \(reason)")
-        }
-        guard let bound = evhttp_bind_listener(http, listener) else {
-            evconnlistener_free(listener)
-            throw .bindFailed("evhttp_bind_listener failed for \(configuration.host):\(port)")
-        }
-        var address = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getsockname(evconnlistener_get_fd(listener), $0, &length)
-            }
-        }
-        guard named == 0 else { throw .bindFailed("getsockname failed: \(String(cString: strerror(errno)))") }
-        let family = Int32(address.ss_family)
-        let boundPort = withUnsafePointer(to: &address) { pointer -> Int in
-            if family == AF_INET6 {
-                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
-            } else {
-                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
-            }
-        }
-        return (boundPort, bound, listener)
     }
 
     // MARK: Requests
@@ -316,46 +270,6 @@ final class LoopContext {
             }
         }
         response.status.reasonPhrase.withCString { evhttp_send_reply(request, Int32(response.status.code), $0, nil) }
-    }
-
-    private func readHeaders(_ request: OpaquePointer) -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        var field = swift_ocean_headers_first(evhttp_request_get_input_headers(request))
-        while let current = field {
-            headers.add(String(cString: current.pointee.key), String(cString: current.pointee.value))
-            field = swift_ocean_headers_next(current)
-        }
-        return headers
-    }
-
-    /// The client's `X-Request-ID` when it is 1-128 visible ASCII characters, else a new one.
-    private func requestID(from headers: HTTPHeaders, number: UInt64) -> String {
-        if let given = headers["X-Request-ID"], !given.isEmpty, given.utf8.count <= 128,
-           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            return given
-        }
-        // The prefix and the number in hex, written out by hand: `String(_:radix:)` and a
-        // concatenation were about 2% of a health check's cost.
-        var digits = 1
-        while digits < 16 && number >> (4 * digits) != 0 { digits += 1 }
-        let prefix = requestIDPrefix
-        return String(unsafeUninitializedCapacity: prefix.count + digits) { buffer in
-            _ = buffer.initialize(from: prefix)
-            var value = number
-            for index in stride(from: prefix.count + digits - 1, through: prefix.count, by: -1) {
-                let digit = UInt8(value & 0xF)
-                buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
-                value >>= 4
-            }
-            return prefix.count + digits
-        }
-    }
-
-    /// Six random hex digits and the loop index: with the counter, ids stay within Swift's 15-byte
-    /// small-string form (no allocation) for the first million requests of a loop.
-    private static func makeRequestIDPrefix(loopIndex: Int) -> String {
-        let hex = String(UInt32.random(in: 0...0xFF_FFFF), radix: 16)
-        return String(repeating: "0", count: 6 - hex.count) + hex + "-\(loopIndex)-"
     }
 
     // MARK: In-flight tracking and graceful shutdown
