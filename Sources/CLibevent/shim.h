@@ -2,8 +2,7 @@
 #define SWIFT_OCEAN_CLIBEVENT_SHIM_H
 
 // These system headers must come before any event2/ header: event-config.h defines _GNU_SOURCE,
-// and a clean build then sees two different definitions of fd_set (measured on this project's
-// Debian 12 build machines).
+// and a clean build then sees two different definitions of fd_set and fails.
 #include <sys/types.h>
 #include <sys/time.h>
 #include <sys/select.h>
