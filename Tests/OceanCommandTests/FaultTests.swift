@@ -240,6 +240,16 @@ struct FaultTests {
         }
         defer { _ = try? OceanProcess.runShellBlocking("umount -l \(mountPoint)") }
         let (service, port) = try await serve(["OCEAN__CATALOG__PATH": mountPoint + "/catalog.sqlite"])
+        let (firstBody, firstSignature) = delivery("hr-before-full")
+        let first = try await fetch(port: port, "POST", "/integration/webhook", headers: [("X-Hub-Signature-256", firstSignature)], body: firstBody)
+        let firstID = try #require(first.json?["id"] as? String)
+        var firstDone = false
+        for _ in 0..<100 where !firstDone {
+            let done = try await fetch(port: port, "GET", "/webhooks/deliveries?status=done").json?["deliveries"] as? [[String: Any]]
+            firstDone = done?.contains { $0["id"] as? String == firstID } == true
+            if !firstDone { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(firstDone)
         // Fill the disk but for the catalog.
         _ = try await OceanProcess.runShell("dd if=/dev/zero of=\(mountPoint)/filler bs=64k 2>/dev/null || true")
         var statuses: [Int] = []
@@ -249,6 +259,9 @@ struct FaultTests {
             if statuses.last == 503 { break }
         }
         #expect(statuses.last == 503, "a full disk never refused a delivery: \(statuses.suffix(5))")
+        // A replay that cannot be stored is the store's failure (503), not an unknown delivery (404).
+        let replay = try await fetch(port: port, "POST", "/webhooks/deliveries/\(firstID)/replay")
+        #expect(replay.status == 503, "\(replay.status): \(replay.text)")
         #expect(service.process.isRunning)
         var ready = 200
         for _ in 0..<100 where ready == 200 {

@@ -272,7 +272,7 @@ public actor WebhookDispatcher {
     /// Puts a failed or dead (or done) delivery back in the queue, with its attempts reset.
     public func replay(_ id: String) async throws(WebhookError) -> Delivery {
         let stored: Delivery?
-        do { stored = try await store.delivery(id) } catch { throw WebhookError(.unknownDelivery, "the delivery store failed: \(error)") }
+        do { stored = try await store.delivery(id) } catch { throw WebhookError(.storeUnavailable, "the delivery store failed: \(error)") }
         guard var delivery = stored else { throw WebhookError(.unknownDelivery, "no delivery \(id)") }
         guard delivery.status != .pending, delivery.status != .failed else {
             throw WebhookError(.notReplayable, "delivery \(id) is already waiting for its turn")
@@ -281,7 +281,7 @@ public actor WebhookDispatcher {
         delivery.attempts = 0
         delivery.nextAttemptAt = Date()
         delivery.lastError = nil
-        do { try await store.update(delivery) } catch { throw WebhookError(.unknownDelivery, "the delivery store failed: \(error)") }
+        do { try await store.update(delivery) } catch { throw WebhookError(.storeUnavailable, "the delivery store failed: \(error)") }
         queued += 1
         waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.nextAttemptAt))
         wakeUp()
