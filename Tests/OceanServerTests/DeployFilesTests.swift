@@ -13,25 +13,11 @@ struct DeployFilesTests {
         return (enumerator?.allObjects as? [URL] ?? []).filter { !$0.hasDirectoryPath }
     }
 
-    /// Runs a tool to completion: its exit status and everything it printed.
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
-    }
-
     @Test("the plain YAML files lint (yamllint, installed by make test)")
-    func lint() throws {
+    func lint() async throws {
         let targets = ["kubernetes", "docker-compose.yaml", "helm/swift-ocean/Chart.yaml", "helm/swift-ocean/values.yaml"]
             .map { Self.deploy.appendingPathComponent($0).path }
-        let lint = try Self.run("/usr/bin/env", ["python3", "-m", "yamllint", "-c", Self.deploy.appendingPathComponent(".yamllint").path] + targets)
+        let lint = try await runTool("/usr/bin/env", ["python3", "-m", "yamllint", "-c", Self.deploy.appendingPathComponent(".yamllint").path] + targets)
         #expect(lint.status == 0, "yamllint: \(lint.output)")
     }
 
@@ -80,11 +66,11 @@ extension DeployFilesTests {
     static let kubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     @Test("the kustomization builds (kubectl kustomize, where kubectl is installed)", .enabled(if: kubectl != nil))
-    func kustomize() throws {
+    func kustomize() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-kustomize-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: Self.deploy.appendingPathComponent("kubernetes"), to: folder)
         try FileManager.default.copyItem(at: folder.appendingPathComponent("secret.env.example"), to: folder.appendingPathComponent("secret.env"))
-        let built = try Self.run(Self.kubectl!, ["kustomize", folder.path])
+        let built = try await runTool(Self.kubectl!, ["kustomize", folder.path])
         #expect(built.status == 0, "kubectl kustomize: \(built.output)")
         for kind in ["kind: Deployment", "kind: Service", "kind: Secret"] {
             #expect(built.output.contains(kind), "\(kind) missing from:\n\(built.output)")

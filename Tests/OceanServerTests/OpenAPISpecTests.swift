@@ -35,16 +35,8 @@ struct OpenAPISpecTests {
     }
 
     @Test("the document is valid OpenAPI 3.1 (openapi-spec-validator, installed by make test)")
-    func validDocument() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "openapi_spec_validator", Self.specURL.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: PipeReading.readAll(output.fileHandleForReading), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "openapi_spec_validator: \(text) (run `make test`, which installs it)")
+    func validDocument() async throws {
+        let (status, text) = try await runTool("/usr/bin/env", ["python3", "-m", "openapi_spec_validator", Self.specURL.path])
+        #expect(status == 0, "openapi_spec_validator: \(text) (run `make test`, which installs it)")
     }
 }
