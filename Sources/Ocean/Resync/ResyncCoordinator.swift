@@ -320,7 +320,9 @@ public actor ResyncCoordinator {
             return
         }
 
-        let (plan, issues) = MappingPlan.build(mapping, options: settings.jqOptions)
+        // Compiling every program of a large mapping takes a while: not on the cooperative pool.
+        let jqOptions = settings.jqOptions
+        let (plan, issues) = await runOnOwnThread { MappingPlan.build(mapping, options: jqOptions) }
         let workers = MappingWorkers(plan: plan, count: settings.mappingWorkers)
         defer { workers.stop() }
         let options = UpsertOptions(

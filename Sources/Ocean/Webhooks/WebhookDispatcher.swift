@@ -421,7 +421,7 @@ public actor WebhookDispatcher {
         let payload = try JSONDecoder().decode(JSON.self, from: Data(delivery.body))
         let event = WebhookEvent(path: delivery.path, headers: delivery.headers, rawBody: delivery.body, payload: payload)
         let mapping = try await mappingSource.currentMapping()
-        let cache = try mappingCache(for: mapping)
+        let cache = try await mappingCache(for: mapping)
         for processor in integration.webhookProcessors(for: delivery.path) where processor.shouldProcess(event) {
             for kind in processor.matchingKinds(event) {
                 for (index, resource) in mapping.resources(ofKind: kind) {
@@ -480,19 +480,26 @@ public actor WebhookDispatcher {
         let allPass: MappingWorkers
     }
 
-    private func mappingCache(for mapping: PortAppConfig) throws -> MappingCache {
+    private func mappingCache(for mapping: PortAppConfig) async throws -> MappingCache {
         if let mappers, mappers.config == mapping { return mappers }
-        mappers?.workers.stop()
-        mappers?.allPass.stop()
-        let (plan, issues) = MappingPlan.build(mapping, options: settings.jqOptions)
+        // Compiling takes a while: on a thread of its own, not the cooperative pool's.
+        let jqOptions = settings.jqOptions
+        let (plan, issues, allPassPlan) = await runOnOwnThread { () -> (MappingPlan, [MappingIssue], MappingPlan) in
+            let (plan, issues) = MappingPlan.build(mapping, options: jqOptions)
+            guard issues.isEmpty else { return (plan, issues, plan) }
+            var everything = mapping
+            for index in everything.resources.indices { everything.resources[index].query = "true" }
+            return (plan, issues, MappingPlan.build(everything, options: jqOptions).plan)
+        }
         guard issues.isEmpty else {
             throw WebhookError(.invalidPayload, "the mapping is invalid: \(issues.map(\.description).joined(separator: "; "))")
         }
-        var everything = mapping
-        for index in everything.resources.indices { everything.resources[index].query = "true" }
-        let cache = MappingCache(
-            config: mapping, workers: MappingWorkers(plan: plan, count: 1),
-            allPass: MappingWorkers(plan: MappingPlan.build(everything, options: settings.jqOptions).plan, count: 1))
+        // Another delivery may have built the same while this one waited.
+        if let mappers, mappers.config == mapping { return mappers }
+        mappers?.workers.stop()
+        mappers?.allPass.stop()
+        let cache = MappingCache(config: mapping, workers: MappingWorkers(plan: plan, count: 1),
+                                 allPass: MappingWorkers(plan: allPassPlan, count: 1))
         mappers = cache
         return cache
     }
