@@ -23,11 +23,6 @@ struct HTTPDate {
         return text.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
-    /// The current date as text (for tests).
-    mutating func current() -> String {
-        withCurrent { String(cString: $0) }
-    }
-
     private mutating func format(_ now: time_t) {
         second = now
         var seconds = now

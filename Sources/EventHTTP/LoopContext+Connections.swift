@@ -174,23 +174,15 @@ extension LoopContext {
             Glibc.close(copy)
             return
         }
-        bufferevent_setcb(socket, { socket, argument in
-            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue()
+        // What arrives is dropped; the sweep closes the socket when its time is up.
+        bufferevent_setcb(socket, { socket, _ in
             let input = bufferevent_get_input(socket)
             evbuffer_drain(input, evbuffer_get_length(input))
-            context.lingerRead(socket!)
         }, nil, { socket, _, argument in
             Unmanaged<LoopContext>.fromOpaque(argument!).takeUnretainedValue().stopLingering(socket!)
         }, Unmanaged.passUnretained(self).toOpaque())
         bufferevent_enable(socket, Int16(EV_READ))
         lingering[socket] = RequestObserver.now()
-    }
-
-    private func lingerRead(_ socket: OpaquePointer) {
-        guard let started = lingering[socket], RequestObserver.now() &- started < LoopContext.lingerNanoseconds else {
-            stopLingering(socket)
-            return
-        }
     }
 
     /// A lingering socket's client closed, failed or took too long: close it.
