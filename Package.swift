@@ -8,15 +8,16 @@ let strictSwift: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-ocean",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ocean", targets: ["ocean"]),
         .library(name: "EventHTTP", targets: ["EventHTTP"]),
         .library(name: "JQ", targets: ["JQ"]),
-        .library(name: "Ocean", targets: ["Ocean"]),
+        .library(name: "OceanKit", targets: ["OceanKit"]),
+        .library(name: "OceanEngine", targets: ["OceanEngine"]),
         .library(name: "OceanCatalog", targets: ["OceanCatalog"]),
         .library(name: "OceanPort", targets: ["OceanPort"]),
         .library(name: "OceanServer", targets: ["OceanServer"]),
+        .library(name: "OceanTesting", targets: ["OceanTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -65,39 +66,55 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        // The framework: mapping (port app config, jq), and later the coordinator, jobs and sinks.
+        // The author kit: all an integration imports. The integration (handlers, start hooks, webhook
+        // processors), its settings and spec, JSON, the mapping's configuration, and the HTTP client
+        // with retries, a rate limit and pagination for the third-party API.
         .target(
-            name: "Ocean",
+            name: "OceanKit",
             dependencies: [
-                "JQ",
                 "Essentials",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strictSwift
         ),
 
-        // The embedded catalog: entities and job history in SQLite (GRDB, system SQLite).
+        // The engine: what runs an integration. The resync coordinator and its pipeline, the jq
+        // mapper and its worker threads, reconciliation, the webhook dispatcher, and the contracts
+        // of destinations and stores.
+        .target(
+            name: "OceanEngine",
+            dependencies: [
+                "OceanKit",
+                "JQ",
+                "Essentials",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // A destination and store: entities, job history and the webhook queue in SQLite (GRDB, system SQLite).
         .target(
             name: "OceanCatalog",
             dependencies: [
-                "Ocean",
+                "OceanEngine",
+                "OceanKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSwift
         ),
 
-        // Port's REST API as the destination and mapping source, and the retrying HTTP client that
-        // integrations use for their own third-party APIs. The only target with async-http-client
-        // (NIO, BoringSSL: minutes to build), so the core and its tests build without it.
+        // A destination and mapping source: Port's REST API.
         .target(
             name: "OceanPort",
             dependencies: [
-                "Ocean",
+                "OceanEngine",
+                "OceanKit",
                 "Essentials",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -106,7 +123,7 @@ let package = Package(
         // The integrations shipped with the project: `fake` (synthetic, deterministic) and `jsonl` (files).
         .target(
             name: "OceanIntegrations",
-            dependencies: ["Ocean", "Essentials", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["OceanKit", "Essentials", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
 
@@ -122,15 +139,17 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        // The service: routes, readiness, lifecycle.
+        // The service around any integration: settings, routes, lifecycle, and the command line
+        // (`serve`, `resync`, `validate`, `map`) that `ocean` and an integration's own binary share.
         .target(
             name: "OceanServer",
             dependencies: [
                 "EventHTTP",
                 "Essentials",
-                "Ocean",
+                "JQ",
+                "OceanKit",
+                "OceanEngine",
                 "OceanCatalog",
-                "OceanIntegrations",
                 "OceanPort",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -138,22 +157,30 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
         ),
 
-        // The command-line entry point: `ocean serve`, ...
+        // Testing an integration in-process: one resync or one webhook delivery against given
+        // settings and mapping, the job and the entities back, the log lines captured.
+        .target(
+            name: "OceanTesting",
+            dependencies: [
+                "OceanKit",
+                "OceanEngine",
+                "OceanCatalog",
+                "Essentials",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // `ocean`: the service with the built-in integrations.
         .executableTarget(
             name: "ocean",
-            dependencies: [
-                "OceanServer",
-                "Ocean",
-                "JQ",
-                "Essentials",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["OceanServer", "OceanIntegrations"],
             swiftSettings: strictSwift
         ),
 
@@ -162,14 +189,14 @@ let package = Package(
         // own) and Octopus-style (one handler for every kind, pages of many spaces merged).
         .target(
             name: "ExampleIntegrations",
-            dependencies: ["Ocean", "OceanPort"],
+            dependencies: ["OceanKit"],
             path: "Examples/ExampleIntegrations",
             swiftSettings: strictSwift
         ),
         // The Jira-style integration as its own service binary, as the guide shows it.
         .executableTarget(
             name: "jira-example",
-            dependencies: ["ExampleIntegrations", "OceanServer", "OceanPort", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ExampleIntegrations", "OceanServer"],
             path: "Examples/JiraService",
             swiftSettings: strictSwift
         ),
@@ -207,22 +234,22 @@ let package = Package(
         ),
         .testTarget(
             name: "OceanTests",
-            dependencies: ["Ocean", "JQ", "TestSupport"],
+            dependencies: ["OceanKit", "OceanEngine", "JQ", "TestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "ResyncTests",
-            dependencies: ["Ocean", "OceanCatalog", "OceanIntegrations", "Essentials", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OceanKit", "OceanEngine", "OceanCatalog", "OceanIntegrations", "Essentials", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PortTests",
-            dependencies: ["OceanPort", "FakePort", "Ocean", "OceanCatalog", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OceanPort", "FakePort", "OceanKit", "OceanEngine", "OceanCatalog", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "ExampleIntegrationTests",
-            dependencies: ["ExampleIntegrations", "Ocean", "OceanCatalog", "OceanPort", "EventHTTP", "TestSupport", "jira-example",
+            dependencies: ["ExampleIntegrations", "OceanKit", "OceanEngine", "OceanCatalog", "OceanPort", "EventHTTP", "TestSupport", "jira-example",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),
@@ -236,7 +263,8 @@ let package = Package(
             dependencies: [
                 "OceanServer",
                 "Essentials",
-                "Ocean",
+                "OceanKit",
+                "OceanEngine",
                 "OceanIntegrations",
                 "FakePort",
                 "TestSupport",

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-public import Ocean
+import OceanKit
+public import OceanEngine
 
 /// The embedded catalog: entities (the default destination) and job history, in one SQLite file.
 ///

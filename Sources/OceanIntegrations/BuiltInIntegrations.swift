@@ -1,4 +1,4 @@
-public import Ocean
+public import OceanKit
 
 /// The integrations shipped with swift-ocean, by `OCEAN__INTEGRATION__TYPE`.
 public enum BuiltInIntegrations {

@@ -1,7 +1,8 @@
 import Essentials
 import Foundation
 public import Logging
-import Ocean
+public import OceanKit
+import OceanEngine
 
 /// Where Port is and who we are to it.
 public struct PortSettings: Sendable {

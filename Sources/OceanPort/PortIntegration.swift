@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
-public import Ocean
+public import OceanKit
+public import OceanEngine
 
 /// The integration's record in Port: where the mapping lives (`integration.config`), created on
 /// first start, and where the resync state is reported.

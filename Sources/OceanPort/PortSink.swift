@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
-public import Ocean
+import OceanKit
+public import OceanEngine
 
 /// Port as the destination: bulk upserts (at most 20 entities and 1 MiB a request, a 413 split and
 /// retried down to single upserts), per-entity errors counted as failed entities, ownership by

@@ -1,5 +1,6 @@
 import Essentials
-import Ocean
+import OceanKit
+import OceanEngine
 
 /// `config.yaml`, Ocean's layout, read as the environment variables it stands for:
 /// `port.clientId` is `OCEAN__PORT__CLIENT_ID`, `integration.config.jiraHost` is

@@ -1,6 +1,7 @@
 import Essentials
 import EventHTTP
-import Ocean
+import OceanKit
+import OceanEngine
 
 /// The one place where the service's errors become HTTP errors.
 enum ErrorResponses {

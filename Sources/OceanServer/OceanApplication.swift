@@ -3,9 +3,9 @@ public import EventHTTP
 import Foundation
 import JQ
 public import Logging
-public import Ocean
+public import OceanKit
+public import OceanEngine
 public import OceanCatalog
-import OceanIntegrations
 import OceanPort
 import ServiceLifecycle
 
@@ -30,16 +30,20 @@ public struct OceanApplication: Sendable {
     /// Builds everything; every problem that would stop a start is reported here, with the setting
     /// or file to fix.
     ///
-    /// `integration` is an integration built into its own binary; without it, the built-in one
-    /// `OCEAN__INTEGRATION__TYPE` names runs.
-    public init(settings: ServiceSettings, integration custom: OceanIntegration? = nil, logger: Logger) throws(StartupError) {
+    /// `integrations` is what the binary holds; `settings.integrationType` picks one of them.
+    public init(settings: ServiceSettings, integrations: IntegrationChoice, logger: Logger) throws(StartupError) {
+        guard let integration = integrations.integration(type: settings.integrationType) else {
+            throw StartupError("OCEAN__INTEGRATION__TYPE " + integrations.unknownTypeMessage(settings.integrationType))
+        }
+        try self.init(settings: settings, integration: integration, logger: logger)
+    }
+
+    /// Builds everything around `integration`.
+    public init(settings: ServiceSettings, integration: OceanIntegration, logger: Logger) throws(StartupError) {
         self.settings = settings
         self.logger = logger
         JQProgram.setTimeLimit(settings.jqTimeLimit)
         metrics = ServiceMetrics(enabled: settings.metricsEnabled)
-        guard let integration = custom ?? BuiltInIntegrations.make(type: settings.integrationType) else {
-            throw StartupError("OCEAN__INTEGRATION__TYPE must be one of \(BuiltInIntegrations.types.joined(separator: ", ")), got \"\(settings.integrationType.prefix(40))\"")
-        }
         self.integration = integration
         let mapping = try Self.loadMapping(settings: settings, integration: integration, logger: logger)
         defaultMapping = mapping
@@ -67,7 +71,7 @@ public struct OceanApplication: Sendable {
         }
         let recentChanges = RecentChanges()
         let redactor = SecretRedactor(settings.secrets)
-        let oceanMetrics = OceanMetrics(factory: metrics.factory)
+        let oceanMetrics = EngineMetrics(factory: metrics.factory)
         webhooks = WebhookDispatcher(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource, sink: sink,
             store: catalog, recentChanges: recentChanges,

@@ -1,6 +1,7 @@
 import EventHTTP
 import Foundation
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanCatalog
 
 /// `POST /resync`, `POST /resync/{kind}`, `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/cancel`,

@@ -4,8 +4,8 @@ import Glibc
 import Essentials
 public import EventHTTP
 public import Logging
-public import Ocean
-import OceanIntegrations
+public import OceanKit
+import OceanEngine
 
 /// How the service listens for work (`OCEAN__EVENT_LISTENER__TYPE`, Ocean's names).
 public enum EventListenerType: String, Sendable, CaseIterable {
@@ -26,8 +26,8 @@ public struct ServiceSettings: Sendable {
     /// `Authorization: Bearer <token>`.
     public var apiToken: String?
     public var logLevel: Logger.Level = .info
-    /// `OCEAN__INTEGRATION__TYPE` (default `fake`).
-    public var integrationType = "fake"
+    /// `OCEAN__INTEGRATION__TYPE`: which of the binary's integrations runs (default: its first, `fake` for `ocean`).
+    public var integrationType = ""
     /// `OCEAN__INTEGRATION__IDENTIFIER` (default: the type).
     public var integrationIdentifier = "fake"
     public var integrationConfig = IntegrationConfig()
@@ -102,16 +102,16 @@ public struct ServiceSettings: Sendable {
     public init() {}
 
     /// Reads every setting from the environment alone; all problems are reported at once.
-    public static func load(from environment: Environment) throws(SettingErrors) -> ServiceSettings {
-        try load(from: SettingsSources(environment: environment))
+    public static func load(from environment: Environment, integrations: IntegrationChoice) throws(SettingErrors) -> ServiceSettings {
+        try load(from: SettingsSources(environment: environment), integrations: integrations)
     }
 
     /// Reads every setting from `environment` (flags, variables, `.env`, `config.yaml`) and checks the
-    /// integration's settings against its spec (`custom`'s when given: an integration built into its
-    /// own binary; else the built-in one `OCEAN__INTEGRATION__TYPE` names); all problems are
-    /// reported at once, each with the variable a user sets and where the bad value came from.
+    /// integration's settings against its spec (the binary's own integration, or the one
+    /// `OCEAN__INTEGRATION__TYPE` names among `integrations`); all problems are reported at once,
+    /// each with the variable a user sets and where the bad value came from.
     public static func load(
-        from environment: SettingsSources, integration custom: OceanIntegration? = nil
+        from environment: SettingsSources, integrations: IntegrationChoice
     ) throws(SettingErrors) -> ServiceSettings {
         var settings = ServiceSettings()
         var errors: [SettingError] = []
@@ -176,17 +176,20 @@ public struct ServiceSettings: Sendable {
                 errors.append(SettingError(environment.label("APPLICATION__LOG_FORMAT"), "must be auto, json or text, got \"\(text.prefix(40))\""))
             }
         }
-        if let custom {
-            settings.integrationType = custom.type
+        if let fixed = integrations.fixed {
+            settings.integrationType = fixed.type
         } else if let type = environment["OCEAN__INTEGRATION__TYPE"] {
             settings.integrationType = type
+        } else if let first = integrations.types.first {
+            settings.integrationType = first
         }
         settings.integrationIdentifier = environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? settings.integrationType
         if !settings.integrationIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             errors.append(SettingError(environment.label("OCEAN__INTEGRATION__IDENTIFIER"), "may hold only letters, digits, - and _, got \"\(settings.integrationIdentifier.prefix(60))\""))
         }
         settings.resolveIntegrationConfig(
-            from: environment, integration: custom ?? BuiltInIntegrations.make(type: settings.integrationType), errors: &errors)
+            from: environment, integration: integrations.integration(type: settings.integrationType),
+            unknownType: integrations.unknownTypeMessage(settings.integrationType), errors: &errors)
         settings.mappingPath = environment["OCEAN__MAPPING__PATH"]
         settings.catalogPath = environment["OCEAN__CATALOG__PATH"] ?? settings.catalogPath
         if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__RESYNC_ON_START") }) {
@@ -265,12 +268,11 @@ public struct ServiceSettings: Sendable {
 
     /// The integration's settings: given ones checked against its spec, defaults filled in.
     private mutating func resolveIntegrationConfig(
-        from sources: SettingsSources, integration: OceanIntegration?, errors: inout [SettingError]
+        from sources: SettingsSources, integration: OceanIntegration?, unknownType: String, errors: inout [SettingError]
     ) {
         let prefix = "OCEAN__INTEGRATION__CONFIG__"
         guard let integration else {
-            let known = BuiltInIntegrations.types.joined(separator: ", ")
-            errors.append(SettingError(sources.label("OCEAN__INTEGRATION__TYPE"), "must be one of \(known), got \"\(integrationType.prefix(40))\""))
+            errors.append(SettingError(sources.label("OCEAN__INTEGRATION__TYPE"), unknownType))
             return
         }
         var spec = IntegrationSpec(type: integration.type, settings: [])

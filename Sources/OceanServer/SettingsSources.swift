@@ -2,7 +2,8 @@ import Configuration
 import Essentials
 import Foundation
 public import Logging
-import Ocean
+import OceanKit
+import OceanEngine
 
 /// Where the service's settings come from, highest precedence first: command-line flags, the
 /// environment, a `.env` file, `config.yaml`. Every source speaks the environment's names

@@ -1,6 +1,7 @@
 import EventHTTP
 import Foundation
-import Ocean
+import OceanKit
+import OceanEngine
 
 /// `POST /integration/{path...}` (deliveries), `GET /webhooks/deliveries`,
 /// `POST /webhooks/deliveries/{id}/replay`.

@@ -2,7 +2,8 @@ import EventHTTP
 import ExampleIntegrations
 import Foundation
 import Logging
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanCatalog
 import OceanPort
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanServer
 import Testing
 
@@ -22,7 +23,7 @@ struct ConfigurationTests {
         let sources = try await SettingsSources.load(
             flags: flags, environment: Environment(values: environment),
             configFile: files["config.yaml"] == nil ? nil : folder + "/config.yaml", dotEnvPath: folder + "/.env")
-        return try ServiceSettings.load(from: sources)
+        return try ServiceSettings.load(from: sources, integrations: .builtIn)
     }
 
     static let configYAML = """

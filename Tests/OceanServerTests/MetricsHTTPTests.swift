@@ -1,5 +1,6 @@
 import Foundation
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanIntegrations
 import OceanServer
 import Testing

@@ -1,7 +1,8 @@
 import FakePort
 import Foundation
 import Logging
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanServer
 import Testing
 import TestSupport
@@ -168,11 +169,11 @@ struct ResyncTriggerTests {
         var settings = try ServiceSettings.load(from: Environment(values: [
             "OCEAN__CATALOG__PATH": folder.appendingPathComponent("catalog.sqlite").path,
             "APPLICATION__HOST": "127.0.0.1", "APPLICATION__PORT": "0",
-        ]))
+        ]), integrations: .builtIn)
         settings.scheduledResyncInterval = .milliseconds(300)
         var logger = Logger(label: "test.schedule")
         logger.logLevel = .critical
-        let application = try OceanApplication(settings: settings, logger: logger)
+        let application = try OceanApplication(settings: settings, integrations: .builtIn, logger: logger)
         let running = Task { try await application.run() }
         let deadline = ContinuousClock.now + .seconds(90)
         var triggers: [Job.Trigger] = []

@@ -1,6 +1,7 @@
 import EventHTTP
 import Foundation
 import Logging
+import OceanIntegrations
 import OceanServer
 
 /// A real `OceanApplication` on a loopback port with a catalog in a fresh temporary folder.
@@ -16,11 +17,11 @@ struct TestService {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-service-\(UUID().uuidString)")
         var values = ["OCEAN__CATALOG__PATH": folder.appendingPathComponent("catalog.sqlite").path, "APPLICATION__HOST": "127.0.0.1", "APPLICATION__PORT": "0"]
         values.merge(environment) { $1 }
-        var settings = try ServiceSettings.load(from: Environment(values: values))
+        var settings = try ServiceSettings.load(from: Environment(values: values), integrations: .builtIn)
         configure(&settings)
         var logger = Logger(label: "test.service")
         logger.logLevel = .critical
-        let application = try OceanApplication(settings: settings, logger: logger)
+        let application = try OceanApplication(settings: settings, integrations: .builtIn, logger: logger)
         try await application.prepare()
         try await application.server.start()
         return TestService(application: application, port: application.server.port!, folder: folder)
@@ -31,4 +32,9 @@ struct TestService {
         await application.server.shutdown()
         await application.close()
     }
+}
+
+extension IntegrationChoice {
+    /// What `ocean` runs: the built-in integrations by type.
+    static let builtIn = IntegrationChoice.byType(BuiltInIntegrations.types, make: BuiltInIntegrations.make)
 }

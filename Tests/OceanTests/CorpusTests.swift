@@ -1,6 +1,7 @@
 import Foundation
 import JQ
-import Ocean
+import OceanKit
+import OceanEngine
 import Testing
 import TestSupport
 

@@ -1,6 +1,7 @@
 import Foundation
 import JQ
-import Ocean
+import OceanKit
+import OceanEngine
 import Testing
 
 /// Maps NDJSON records with a mapping, the way `ocean map` does, and returns what came out.

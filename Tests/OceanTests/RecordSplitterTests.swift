@@ -1,4 +1,5 @@
-import Ocean
+import OceanKit
+import OceanEngine
 import Testing
 
 @Suite("Record splitter (NDJSON and JSON arrays)")

@@ -1,7 +1,7 @@
 import FakePort
 import Foundation
 import Logging
-import OceanPort
+import OceanKit
 import Testing
 
 /// The HTTP client integrations use for their own APIs, against the Port-like server's open endpoint.

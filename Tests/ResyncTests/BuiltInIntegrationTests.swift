@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanCatalog
 import OceanIntegrations
 import Testing

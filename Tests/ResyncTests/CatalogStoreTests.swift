@@ -1,5 +1,6 @@
 import Foundation
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanCatalog
 import Testing
 

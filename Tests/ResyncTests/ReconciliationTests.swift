@@ -1,6 +1,7 @@
 import Essentials
 import Foundation
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanCatalog
 import Testing
 

@@ -1,7 +1,8 @@
 import Essentials
 import Foundation
 import Logging
-import Ocean
+import OceanKit
+import OceanEngine
 import OceanCatalog
 import Testing
 

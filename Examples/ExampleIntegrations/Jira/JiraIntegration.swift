@@ -1,6 +1,5 @@
 import Foundation
-public import Ocean
-public import OceanPort
+public import OceanKit
 
 /// A Jira-style integration: one resync handler per kind, and selector fields of Jira's own
 /// (`expand`, `jql`) passed on to Jira's API.
@@ -21,7 +20,7 @@ public enum JiraIntegration {
 
     /// The integration; `http` is shared by every resync (retries, backoff, a bound on requests in
     /// flight, and Jira's rate limit).
-    public static func make(http: RetryingHTTPClient) -> OceanIntegration {
+    public static func make(http: RetryingHTTPClient = RetryingHTTPClient(maxConcurrentRequests: 4, requestsPerSecond: 10, burst: 10)) -> OceanIntegration {
         let ocean = OceanIntegration(type: "jira", defaultMapping: defaultMapping, spec: spec)
 
         ocean.onResync(ObjectKind.project) { context in

@@ -1,10 +1,9 @@
-public import Ocean
-public import OceanPort
+public import OceanKit
 
 /// An Octopus-style integration: one generic handler for every kind, which fetches the kind's pages
 /// in every space at once and merges them into one stream of batches.
 public enum OctopusIntegration {
-    public static func make(http: RetryingHTTPClient) -> OceanIntegration {
+    public static func make(http: RetryingHTTPClient = RetryingHTTPClient(maxConcurrentRequests: 4, requestsPerSecond: 10, burst: 10)) -> OceanIntegration {
         let ocean = OceanIntegration(type: "octopus", defaultMapping: defaultMapping, spec: spec)
 
         ocean.onResync { kind, context in

@@ -1,4 +1,4 @@
-public import Ocean
+public import OceanKit
 
 /// The `fake` integration, modelled on Ocean's own: 5 departments and `ENTITY_AMOUNT` persons per
 /// department, generated deterministically (the same settings give the same records; a smaller

@@ -1,7 +1,7 @@
 import Crypto
 import Essentials
 import Foundation
-public import Ocean
+public import OceanKit
 
 /// The fake integration's webhook processor on `/webhook`: person upserts and deletions, signed
 /// GitHub-style (`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`) with

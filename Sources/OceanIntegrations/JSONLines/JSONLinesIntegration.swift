@@ -1,5 +1,5 @@
 import Foundation
-public import Ocean
+public import OceanKit
 
 /// The `jsonl` integration: each `<kind>.jsonl` (NDJSON) or `<kind>.json` (a JSON array) file in the
 /// folder `OCEAN__INTEGRATION__CONFIG__PATH` is a kind; records are streamed in batches of

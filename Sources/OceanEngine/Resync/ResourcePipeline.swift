@@ -1,0 +1,131 @@
+import OceanKit
+import FoundationEssentials
+import Logging
+
+/// The counts one drained batch adds to a resource's progress.
+struct ProgressDelta: Sendable {
+    var fetched = 0
+    var filtered = 0
+    var mapped = 0
+    var upserted = 0
+    var failed = 0
+    var misconfiguredFields = 0
+    var problems: [String] = []
+    /// Entities written, by blueprint (reconciliation needs to know which blueprints a run touched).
+    var upsertedByBlueprint: [String: Int] = [:]
+}
+
+/// One resource of a job: the handlers' batches go to the mapping threads, mapped entities to the
+/// sink, and the counts to the coordinator.
+///
+/// Back-pressure: at most `maxBatchesInFlight` batches are being mapped or written; the handler's
+/// next batch is taken only when one of them is done, so a slow sink slows the handler down and
+/// memory stays flat whatever the number of records.
+struct ResourcePipeline: Sendable {
+    let context: ResyncContext
+    let handlers: [OceanIntegration.ErasedHandler]
+    let workers: MappingWorkers
+    let sink: any EntitySink
+    let options: UpsertOptions
+    let maxBatchesInFlight: Int
+    /// Entities webhooks changed since `jobStartedAt` are newer than this job's copy: not written.
+    let recentChanges: RecentChanges?
+    let jobStartedAt: Date
+    let report: @Sendable (ProgressDelta) async -> Void
+
+    enum Outcome: Sendable {
+        case succeeded
+        case failed(String)
+        case cancelled
+    }
+
+    func run() async -> Outcome {
+        guard !handlers.isEmpty else {
+            return .failed("no resync handler for kind \"\(context.kind)\"")
+        }
+        let state = PipelineState()
+        do {
+            for handler in handlers {
+                try await handler(context) { batch in
+                    try Task.checkCancellation()
+                    var batch = batch
+                    batch.renumber(from: state.fetched)
+                    state.fetched += batch.count
+                    let workers = self.workers, resourceIndex = context.resourceIndex
+                    state.inFlight.append(Task { await workers.map(batch, resources: [resourceIndex], problemLimit: ResourceProgress.errorLimit) })
+                    if state.inFlight.count >= maxBatchesInFlight {
+                        try await drainOne(state)
+                    }
+                }
+            }
+            while !state.inFlight.isEmpty {
+                try await drainOne(state)
+            }
+            try Task.checkCancellation()
+            return .succeeded
+        } catch {
+            if error is CancellationError || Task.isCancelled {
+                for task in state.inFlight { _ = await task.value }
+                return .cancelled
+            }
+            if let sinkError = error as? SinkFailure {
+                for task in state.inFlight { _ = await task.value }
+                return .failed("writing to the \(sink.name) failed: \(sinkError.underlying)")
+            }
+            // The handler failed: what it fetched before is still good data, so it is written.
+            let handlerMessage = "the \"\(context.kind)\" handler failed: \(error)"
+            do {
+                while !state.inFlight.isEmpty { try await drainOne(state) }
+            } catch let sinkError as SinkFailure {
+                for task in state.inFlight { _ = await task.value }
+                return .failed(handlerMessage + "; then writing to the \(sink.name) failed: \(sinkError.underlying)")
+            } catch {
+                for task in state.inFlight { _ = await task.value }
+            }
+            return .failed(handlerMessage)
+        }
+    }
+
+    private func drainOne(_ state: PipelineState) async throws {
+        let result = await state.inFlight.removeFirst().value
+        var delta = ProgressDelta()
+        delta.fetched = result.records
+        delta.filtered = result.filteredOut
+        delta.mapped = result.entities.count
+        delta.failed = result.failed
+        delta.misconfiguredFields = result.misconfiguredFields
+        delta.problems = result.problems.map(\.description)
+        var entities = result.entities
+        // What webhooks changed since the job started is newer than this copy: not written. The
+        // rest is claimed until written, so a webhook cannot change it in between.
+        let claim = recentChanges?.claim(entities, since: jobStartedAt)
+        if let claim { entities = claim.entities }
+        if !entities.isEmpty {
+            let outcome: UpsertOutcome
+            do {
+                outcome = try await sink.upsert(entities, options: options)
+            } catch {
+                if let claim { recentChanges?.release(claim) }
+                await report(delta)
+                throw SinkFailure(underlying: error)
+            }
+            if let claim { recentChanges?.release(claim) }
+            delta.upserted = outcome.upserted
+            delta.failed += outcome.failures.count
+            delta.problems += outcome.failures.map { "entity \($0.blueprint)/\($0.identifier): \($0.message)" }
+            for entity in entities { delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1 }
+            for failure in outcome.failures { delta.upsertedByBlueprint[failure.blueprint, default: 0] -= 1 }
+        }
+        await report(delta)
+    }
+
+    private struct SinkFailure: Error {
+        let underlying: any Error
+    }
+}
+
+/// The mutable state of one pipeline run; used only from the handler's own task.
+private final class PipelineState {
+    var fetched = 0
+    var inFlight: [Task<MappingResult, Never>] = []
+}

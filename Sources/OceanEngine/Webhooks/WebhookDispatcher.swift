@@ -1,0 +1,458 @@
+public import OceanKit
+public import Essentials
+import FoundationEssentials
+public import JQ
+public import Logging
+
+/// Accepts webhook deliveries (authenticated and validated before the answer), stores them durably,
+/// and applies them through the kinds' mappings to the destination: in order per ordering key, in
+/// parallel across keys, with retries and dead letters.
+public actor WebhookDispatcher {
+    public struct Settings: Sendable {
+        /// Deliveries waiting (pending or failed) beyond which new ones get 503.
+        public var maxQueued: Int
+        /// Deliveries applied at once (each ordering key one at a time).
+        public var concurrency: Int
+        /// Done and dead deliveries kept.
+        public var keepFinished: Int
+        public var integrationIdentifier: String
+        public var jqOptions: JQDialect.Options
+        /// Where delivery counts, the queue depth and latencies go.
+        public var metrics: EngineMetrics
+        /// Secrets scrubbed from a delivery's error before it is stored.
+        public var redactor: SecretRedactor
+
+        public init(maxQueued: Int = 10_000, concurrency: Int = 4, keepFinished: Int = 10_000, integrationIdentifier: String,
+                    jqOptions: JQDialect.Options = .init(), metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor()) {
+            self.maxQueued = maxQueued
+            self.concurrency = concurrency
+            self.keepFinished = keepFinished
+            self.integrationIdentifier = integrationIdentifier
+            self.jqOptions = jqOptions
+            self.metrics = metrics
+            self.redactor = redactor
+        }
+    }
+
+    private let integration: OceanIntegration
+    private let integrationConfig: IntegrationConfig
+    private let mappingSource: any MappingSource
+    private let sink: any ReconcilingSink
+    private let store: any DeliveryStore
+    private let recentChanges: RecentChanges
+    private let settings: Settings
+    private let logger: Logger
+
+    /// The waiting deliveries (pending or failed) per ordering key, oldest first: the schedule is
+    /// kept here so choosing the next delivery never scans the store; the store is for durability.
+    private var waiting: [String: [Waiting]] = [:]
+    private var queued = 0 {
+        didSet { settings.metrics.webhookQueueDepth(queued) }
+    }
+    /// Slots taken by deliveries being stored (they count against `maxQueued` before the write).
+    private var reserved = 0
+    /// Idempotency keys of deliveries accepted or being stored, with their ids (bounded; older keys
+    /// are found in the store).
+    private var recentKeys: [String: String] = [:]
+    private var recentKeyOrder: [String] = []
+    /// Per ordering key, the last accepted delivery's body digest and id: the same body again right
+    /// after is a sender's retry, and applying it once is the same as applying it twice.
+    private var lastBodies: [String: (digest: Int, length: Int, id: String)] = [:]
+    private var active: [String: Task<Void, Never>] = [:]
+    private var activeKeys: Set<String> = []
+
+    private struct Waiting {
+        let id: String
+        let acceptedAt: Date
+        var nextAttemptAt: Date
+    }
+    private var worker: Task<Void, Never>?
+    private var wakeRequested = false
+    private var stopped = false
+    private var mappers: MappingCache?
+    private let tallies = Locked(WebhookCounters())
+    /// What was accepted, refused, applied.
+    public nonisolated var counters: WebhookCounters { tallies.current }
+    /// Accept-to-applied latencies of recent deliveries, in seconds (bounded).
+    private var latencies: [Double] = []
+
+    public init(
+        integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
+        sink: any ReconcilingSink, store: any DeliveryStore, recentChanges: RecentChanges, settings: Settings, logger: Logger
+    ) {
+        self.integration = integration
+        self.integrationConfig = integrationConfig
+        self.mappingSource = mappingSource
+        self.sink = sink
+        self.store = store
+        self.recentChanges = recentChanges
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Starts applying deliveries, those left from before a restart first.
+    public func start() async throws {
+        for delivery in try await store.waiting() {
+            waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.nextAttemptAt))
+        }
+        queued = waiting.values.reduce(0) { $0 + $1.count }
+        worker = Task { await self.work() }
+        if queued > 0 { logger.info("webhook deliveries waiting from before the restart", metadata: ["count": "\(queued)"]) }
+    }
+
+    /// Stops taking and applying deliveries; those in progress finish first. Pending ones stay stored.
+    public func stop() async {
+        stopped = true
+        worker?.cancel()
+        await worker?.value
+        for task in active.values { await task.value }
+        mappers?.workers.stop()
+        mappers = nil
+    }
+
+    /// Checks a delivery (processors for the path, JSON, authentication, payload) and stores it.
+    ///
+    /// The checks run in the caller's task, not on the dispatcher, so a large body nobody wants
+    /// never holds up the deliveries behind it; the dispatcher only orders and stores.
+    public nonisolated func accept(path: String, headers: [(name: String, value: String)], body: [UInt8]) async throws(WebhookError) -> WebhookAcceptance {
+        let processors = integration.webhookProcessors(for: path)
+        guard !processors.isEmpty else { throw reject(.unknownPath, "no webhook processor on /integration\(path)") }
+        // The depth jq can parse: deeper JSON could be accepted and then never applied.
+        guard !JSONDepth.exceeds(body) else {
+            throw reject(.invalidJSON, "the body nests deeper than \(JSONDepth.jqLimit) levels, more than jq parses")
+        }
+        let payload: JSON
+        do {
+            payload = try JSONDecoder().decode(JSON.self, from: Data(body))
+        } catch {
+            throw reject(.invalidJSON, "the body is not valid JSON")
+        }
+        var headerMap: [String: String] = [:]
+        for header in headers { headerMap[header.name.lowercased()] = header.value }
+        let event = WebhookEvent(path: path, headers: headerMap, rawBody: body, payload: payload)
+        let interested = processors.filter { $0.shouldProcess(event) }
+        // Authentication comes before anything is stored or answered, even for events no processor wants.
+        let authenticated = interested.filter { $0.authenticate(event, config: integrationConfig) }
+        guard !authenticated.isEmpty || interested.isEmpty else {
+            throw reject(.unauthenticated, "the delivery is not authenticated (signature missing or wrong)")
+        }
+        guard let processor = authenticated.first else {
+            tallies.withLock { $0.ignored += 1 }
+            settings.metrics.webhook("ignored")
+            return WebhookAcceptance(id: Self.newID(), ignored: true, duplicate: false)
+        }
+        guard authenticated.allSatisfy({ $0.validate(event) }) else {
+            throw reject(.invalidPayload, "the payload is not what the processor of /integration\(path) expects")
+        }
+        var delivery = Delivery(
+            id: Self.newID(), path: path, orderingKey: processor.orderingKey(event),
+            headers: headerMap.filter { !Delivery.credentialHeaders.contains($0.key) }, body: body, acceptedAt: Date())
+        delivery.idempotencyKey = processor.idempotencyKey(event).map { path + "\u{0}" + $0 }
+        return try await enqueue(delivery)
+    }
+
+    private nonisolated static func newID() -> String {
+        "dlv_" + JobID.make(now: Date()).dropFirst(4)
+    }
+
+    /// Stores a checked delivery unless it is a duplicate, within the queue's bound. The slot is
+    /// taken before the store is written (an `await`), so concurrent deliveries cannot overrun it.
+    private func enqueue(_ given: Delivery) async throws(WebhookError) -> WebhookAcceptance {
+        var delivery = given
+        guard !stopped else { throw reject(.stopped, "the service is shutting down") }
+        if let key = delivery.idempotencyKey {
+            if let first = recentKeys[key] {
+                return duplicate(of: first)
+            }
+            if let stored = try? await store.delivery(idempotencyKey: key) {
+                return duplicate(of: stored.id)
+            }
+            // Taken while the store was read?
+            if let first = recentKeys[key] { return duplicate(of: first) }
+        }
+        let digest = delivery.body.withUnsafeBytes { bytes -> Int in
+            var hasher = Hasher()
+            hasher.combine(bytes: bytes)
+            return hasher.finalize()
+        }
+        let bodyKey = delivery.path + "\u{0}" + delivery.orderingKey
+        if let last = lastBodies[bodyKey], last.digest == digest, last.length == delivery.body.count {
+            return duplicate(of: last.id)
+        }
+        guard queued + reserved < settings.maxQueued else {
+            throw reject(.queueFull, "\(queued + reserved) deliveries are waiting; retry later")
+        }
+        reserved += 1
+        if let key = delivery.idempotencyKey { remember(key: key, id: delivery.id) }
+        lastBodies[bodyKey] = (digest, delivery.body.count, delivery.id)
+        if lastBodies.count > 100_000 { lastBodies.removeAll(keepingCapacity: true) }
+        do {
+            delivery.nextAttemptAt = delivery.acceptedAt
+            try await store.insert(delivery)
+        } catch {
+            reserved -= 1
+            if let key = delivery.idempotencyKey { recentKeys[key] = nil }
+            if lastBodies[bodyKey]?.id == delivery.id { lastBodies[bodyKey] = nil }
+            logger.error("storing a webhook delivery failed", metadata: ["error": "\(error)"])
+            throw reject(.storeUnavailable, "the delivery could not be stored durably; retry later")
+        }
+        reserved -= 1
+        queued += 1
+        waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.acceptedAt))
+        tallies.withLock { $0.accepted += 1 }
+        settings.metrics.webhook("accepted")
+        wakeUp()
+        return WebhookAcceptance(id: delivery.id, ignored: false, duplicate: false)
+    }
+
+    private func duplicate(of id: String) -> WebhookAcceptance {
+        tallies.withLock { $0.duplicates += 1 }
+        settings.metrics.webhook("duplicate")
+        return WebhookAcceptance(id: id, ignored: false, duplicate: true)
+    }
+
+    /// Keeps the last 100,000 idempotency keys in memory; older ones are looked up in the store.
+    private func remember(key: String, id: String) {
+        recentKeys[key] = id
+        recentKeyOrder.append(key)
+        if recentKeyOrder.count > 100_000 {
+            for old in recentKeyOrder.prefix(50_000) { recentKeys[old] = nil }
+            recentKeyOrder.removeFirst(50_000)
+        }
+    }
+
+    /// Puts a failed or dead (or done) delivery back in the queue, with its attempts reset.
+    public func replay(_ id: String) async throws(WebhookError) -> Delivery {
+        let stored: Delivery?
+        do { stored = try await store.delivery(id) } catch { throw WebhookError(.storeUnavailable, "the delivery store failed: \(error)") }
+        guard var delivery = stored else { throw WebhookError(.unknownDelivery, "no delivery \(id)") }
+        guard delivery.status != .pending, delivery.status != .failed else {
+            throw WebhookError(.notReplayable, "delivery \(id) is already waiting for its turn")
+        }
+        delivery.status = .pending
+        delivery.attempts = 0
+        delivery.nextAttemptAt = Date()
+        delivery.lastError = nil
+        do { try await store.update(delivery) } catch { throw WebhookError(.storeUnavailable, "the delivery store failed: \(error)") }
+        queued += 1
+        waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.nextAttemptAt))
+        wakeUp()
+        return delivery
+    }
+
+    public func deliveries(status: Delivery.Status?, limit: Int) async throws -> [Delivery] {
+        try await store.list(status: status, limit: limit)
+    }
+
+    /// Accept-to-applied latencies (seconds) of up to the last 10,000 applied deliveries.
+    public var appliedLatencies: [Double] { latencies }
+
+    private nonisolated func reject(_ code: WebhookError.Code, _ message: String) -> WebhookError {
+        tallies.withLock { $0.rejected[code.rawValue, default: 0] += 1 }
+        settings.metrics.webhook("rejected_" + code.rawValue)
+        return WebhookError(code, message)
+    }
+
+    // MARK: Applying
+
+    private func work() async {
+        while !stopped && !Task.isCancelled {
+            var started = 0
+            do {
+                started = try await startDue()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
+            }
+            if started == 0 || active.count >= settings.concurrency {
+                // Until a delivery arrives or finishes (checked every 5 ms), or 200 ms for retries
+                // coming due.
+                for _ in 0..<40 where !wakeRequested && !stopped {
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                wakeRequested = false
+            }
+        }
+    }
+
+    private func wakeUp() {
+        wakeRequested = true
+    }
+
+    /// Starts the due deliveries whose key is free, oldest first. Only the oldest delivery of a key
+    /// can start, so a key whose oldest delivery waits for a retry holds the others back (order per
+    /// key), while a long backlog of one key never holds back the other keys.
+    private func startDue() async throws -> Int {
+        guard active.count < settings.concurrency else { return 0 }
+        let now = Date()
+        let heads = waiting.compactMap { key, deliveries -> (key: String, head: Waiting)? in
+            guard let head = deliveries.first, !activeKeys.contains(key), head.nextAttemptAt <= now else { return nil }
+            return (key, head)
+        }.sorted { $0.head.acceptedAt < $1.head.acceptedAt }
+        var started = 0
+        for (key, head) in heads {
+            guard active.count < settings.concurrency else { break }
+            activeKeys.insert(key)
+            active[head.id] = Task { await self.process(id: head.id, key: key) }
+            started += 1
+        }
+        return started
+    }
+
+    private func process(id: String, key: String) async {
+        let stored: Delivery?
+        do {
+            stored = try await store.delivery(id)
+        } catch {
+            logger.error("reading a webhook delivery failed", metadata: ["webhook.delivery": "\(id)", "error": "\(error)"])
+            active[id] = nil
+            activeKeys.remove(key)
+            return
+        }
+        guard var delivery = stored else {
+            // Pruned or gone: nothing to apply.
+            finishHead(key: key, id: id, nextAttemptAt: nil)
+            active[id] = nil
+            activeKeys.remove(key)
+            return
+        }
+        delivery.attempts += 1
+        do {
+            try await apply(delivery)
+            delivery.status = .done
+            delivery.appliedAt = Date()
+            delivery.lastError = nil
+            tallies.withLock { $0.processed += 1 }
+            latencies.append(delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt))
+            settings.metrics.webhookApplied(after: .microseconds(Int64(latencies[latencies.count - 1] * 1_000_000)))
+            if latencies.count > 10_000 { latencies.removeFirst(latencies.count - 10_000) }
+        } catch {
+            let policy = integration.webhookProcessors(for: delivery.path).first?.retryPolicy ?? WebhookRetryPolicy()
+            delivery.lastError = String(settings.redactor.redact("\(error)").prefix(500))
+            if delivery.attempts > policy.maxRetries {
+                delivery.status = .dead
+                tallies.withLock { $0.dead += 1 }
+                settings.metrics.webhook("dead")
+                logger.warning("webhook delivery is dead", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
+            } else {
+                delivery.status = .failed
+                delivery.nextAttemptAt = Date().addingTimeInterval(Double(policy.delay(afterAttempt: delivery.attempts) / .milliseconds(1)) / 1000)
+                tallies.withLock { $0.retried += 1 }
+                settings.metrics.webhook("retried")
+            }
+        }
+        do {
+            try await store.update(delivery)
+            if delivery.status == .done && counters.processed % 500 == 0 {
+                try await store.prune(keepFinished: settings.keepFinished)
+            }
+        } catch {
+            logger.error("recording a webhook delivery failed", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
+        }
+        finishHead(key: key, id: id, nextAttemptAt: delivery.status == .failed ? delivery.nextAttemptAt : nil)
+        active[id] = nil
+        activeKeys.remove(key)
+        wakeUp()
+    }
+
+    /// Done or dead: the key's next delivery moves up. Failed: the head waits until `nextAttemptAt`.
+    private func finishHead(key: String, id: String, nextAttemptAt: Date?) {
+        guard var deliveries = waiting[key], let index = deliveries.firstIndex(where: { $0.id == id }) else { return }
+        if let nextAttemptAt {
+            deliveries[index].nextAttemptAt = nextAttemptAt
+        } else {
+            deliveries.remove(at: index)
+            queued -= 1
+        }
+        waiting[key] = deliveries.isEmpty ? nil : deliveries
+    }
+
+    /// Runs the processors for the delivery and writes their results through the kinds' mappings.
+    private func apply(_ delivery: Delivery) async throws {
+        let payload = try JSONDecoder().decode(JSON.self, from: Data(delivery.body))
+        let event = WebhookEvent(path: delivery.path, headers: delivery.headers, rawBody: delivery.body, payload: payload)
+        let mapping = try await mappingSource.currentMapping()
+        let cache = try await mappingCache(for: mapping)
+        for processor in integration.webhookProcessors(for: delivery.path) where processor.shouldProcess(event) {
+            for kind in processor.matchingKinds(event) {
+                for (index, resource) in mapping.resources(ofKind: kind) {
+                    let results = try await processor.handle(event, resource: resource)
+                    try await write(results, resourceIndex: index, mapping: mapping, cache: cache, delivery: delivery)
+                }
+            }
+        }
+    }
+
+    private func write(_ results: WebhookResults, resourceIndex: Int, mapping: PortAppConfig, cache: MappingCache, delivery: Delivery) async throws {
+        // Updated records that pass the selector are upserted; the entities of those that do not, and
+        // of deleted records, are deleted.
+        let selected = await cache.workers.map(results.updated.recordBatch(), resources: [resourceIndex])
+        let everything = await cache.allPass.map((results.updated + results.deleted).recordBatch(), resources: [resourceIndex])
+        if selected.failed > 0 || everything.failed > 0 {
+            let problem = (selected.problems + everything.problems).first.map(\.description) ?? "a record could not be mapped"
+            throw WebhookError(.invalidPayload, "mapping the delivery's records failed: \(problem)")
+        }
+        let upserting = Set(selected.entities.map { MappedKey($0.blueprint, $0.identifier) })
+        let deleting = everything.entities.filter { !upserting.contains(MappedKey($0.blueprint, $0.identifier)) }
+        // Marked before the write: a running resync leaves these alone from now on, and a resync
+        // write already under way on them finishes first (ours lands after it).
+        await recentChanges.markChanging((selected.entities + deleting).map { (blueprint: $0.blueprint, identifier: $0.identifier) }, at: Date())
+        if !selected.entities.isEmpty {
+            let options = UpsertOptions(merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
+                                        integrationIdentifier: settings.integrationIdentifier, jobID: "webhook:\(delivery.id)",
+                                        tracksWrites: false)
+            let outcome = try await sink.upsert(selected.entities, options: options)
+            if let failure = outcome.failures.first {
+                throw WebhookError(.invalidPayload, "the destination refused \(failure.identifier): \(failure.message)")
+            }
+        }
+        var byBlueprint: [String: [String]] = [:]
+        for entity in deleting { byBlueprint[entity.blueprint, default: []].append(entity.identifier) }
+        for (blueprint, identifiers) in byBlueprint {
+            _ = try await sink.delete(blueprint: blueprint, identifiers: identifiers, integration: settings.integrationIdentifier,
+                                      deleteDependents: mapping.deleteDependentEntities)
+        }
+    }
+
+    private struct MappedKey: Hashable {
+        let blueprint: String
+        let identifier: String
+        init(_ blueprint: String, _ identifier: String) {
+            self.blueprint = blueprint
+            self.identifier = identifier
+        }
+    }
+
+    /// Mapping threads for the current mapping, and for the same mapping with every selector `true`
+    /// (to know which entity a filtered-out or deleted record is).
+    private struct MappingCache {
+        let config: PortAppConfig
+        let workers: MappingWorkers
+        let allPass: MappingWorkers
+    }
+
+    private func mappingCache(for mapping: PortAppConfig) async throws -> MappingCache {
+        if let mappers, mappers.config == mapping { return mappers }
+        // Compiling takes a while: on a thread of its own, not the cooperative pool's.
+        let jqOptions = settings.jqOptions
+        let (plan, issues, allPassPlan) = await runOnOwnThread { () -> (MappingPlan, [MappingIssue], MappingPlan) in
+            let (plan, issues) = MappingPlan.build(mapping, options: jqOptions)
+            guard issues.isEmpty else { return (plan, issues, plan) }
+            var everything = mapping
+            for index in everything.resources.indices { everything.resources[index].query = "true" }
+            return (plan, issues, MappingPlan.build(everything, options: jqOptions).plan)
+        }
+        guard issues.isEmpty else {
+            throw WebhookError(.invalidPayload, "the mapping is invalid: \(issues.map(\.description).joined(separator: "; "))")
+        }
+        // Another delivery may have built the same while this one waited.
+        if let mappers, mappers.config == mapping { return mappers }
+        mappers?.workers.stop()
+        mappers?.allPass.stop()
+        let cache = MappingCache(config: mapping, workers: MappingWorkers(plan: plan, count: 1),
+                                 allPass: MappingWorkers(plan: allPassPlan, count: 1))
+        mappers = cache
+        return cache
+    }
+}
