@@ -249,7 +249,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExampleIntegrationTests",
-            dependencies: ["ExampleIntegrations", "OceanKit", "OceanEngine", "OceanCatalog", "OceanPort", "EventHTTP", "TestSupport", "jira-example",
+            dependencies: ["ExampleIntegrations", "OceanKit", "OceanTesting", "EventHTTP", "TestSupport", "jira-example",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSwift
         ),

@@ -16,6 +16,8 @@ public struct OceanApplication: Sendable {
     public let server: HTTPServer
     public let coordinator: ResyncCoordinator
     public let webhooks: WebhookDispatcher
+    /// The mapping threads jobs and webhook deliveries share.
+    public let mappingPool: MappingPool
     public let catalog: CatalogStore
     public let integration: OceanIntegration
     /// The Prometheus registry `GET /metrics` shows.
@@ -71,22 +73,21 @@ public struct OceanApplication: Sendable {
         }
         let recentChanges = RecentChanges()
         let redactor = SecretRedactor(settings.secrets)
-        let oceanMetrics = EngineMetrics(factory: metrics.factory)
+        let engineMetrics = EngineMetrics(factory: metrics.factory)
+        let pool = MappingPool(workers: settings.mappingWorkers, options: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ))
+        mappingPool = pool
         webhooks = WebhookDispatcher(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource, sink: sink,
-            store: catalog, recentChanges: recentChanges,
+            store: catalog, recentChanges: recentChanges, pool: pool,
             settings: .init(maxQueued: settings.webhookMaxQueued, integrationIdentifier: settings.integrationIdentifier,
-                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ),
-                            metrics: oceanMetrics, redactor: redactor),
+                            metrics: engineMetrics, redactor: redactor),
             logger: logger)
         coordinator = ResyncCoordinator(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource,
-            sink: sink, store: catalog,
+            destination: .reconciling(sink), store: catalog, pool: pool,
             settings: .init(integrationIdentifier: settings.integrationIdentifier,
                             maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
-                            mappingWorkers: settings.mappingWorkers,
-                            jqOptions: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ),
-                            metrics: oceanMetrics, redactor: redactor),
+                            metrics: engineMetrics, redactor: redactor),
             logger: logger, stateReporter: port, recentChanges: recentChanges)
         let authorization = BearerAuthorization(token: settings.apiToken)
         let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
@@ -144,13 +145,13 @@ public struct OceanApplication: Sendable {
             }
         }
         do {
-            try await coordinator.start()
+            try await coordinator.prepare()
         } catch {
             await close()
             throw StartupError("cannot read the job history from \(settings.catalogPath): \(error)")
         }
         do {
-            try await webhooks.start()
+            try await webhooks.prepare()
         } catch {
             await close()
             throw StartupError("cannot read the webhook queue from \(settings.catalogPath): \(error)")
@@ -170,13 +171,17 @@ public struct OceanApplication: Sendable {
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
     public func run() async throws {
         try await prepare()
-        let resync = ResyncService(coordinator: coordinator, webhooks: webhooks, settings: settings, logger: logger)
+        let triggers = ResyncTriggers(coordinator: coordinator, settings: settings, logger: logger)
         let http = HTTPService(server: server, readiness: readiness, logger: logger)
         let storage = StorageWatch(catalog: catalog, readiness: readiness, interval: .seconds(2), logger: logger)
+        // A graceful shutdown stops them in reverse: the front door first, the mapping threads last.
         let group = ServiceGroup(configuration: .init(
             services: [
+                .init(service: mappingPool, successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: storage, successTerminationBehavior: .ignore),
-                .init(service: resync, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: coordinator, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: webhooks, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: triggers, successTerminationBehavior: .ignore),
                 .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -190,10 +195,12 @@ public struct OceanApplication: Sendable {
         await close()
     }
 
-    /// Stops applying webhook deliveries (pending ones stay stored) and releases the connections to
-    /// Port (after `run`/`runOnce`).
+    /// Stops applying webhook deliveries (pending ones stay stored), ends the mapping threads and
+    /// releases the connections to Port (after `run`/`runOnce`).
     public func close() async {
         await webhooks.stop()
+        await coordinator.shutdown()
+        await mappingPool.stop()
         await port?.client.shutdown()
     }
 
@@ -203,19 +210,21 @@ public struct OceanApplication: Sendable {
         _ scope: Job.Scope, progressInterval: Duration = .milliseconds(200), progress: @escaping @Sendable (Job) -> Void = { _ in }
     ) async throws -> Job {
         try await prepare()
+        let coordinator = coordinator
         let (job, _) = try await coordinator.request(scope, trigger: .cli)
-        let watcher = Task {
-            while !Task.isCancelled {
-                if let current = await coordinator.job(job.id) { progress(current) }
-                try? await Task.sleep(for: progressInterval)
+        // Cancelling this task cancels the coordinator's run, which then cancels the job.
+        let finished = await withDiscardingTaskGroup { group -> Job? in
+            group.addTask { await coordinator.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let current = await coordinator.job(job.id) { progress(current) }
+                    try? await Task.sleep(for: progressInterval)
+                }
             }
+            let finished = await coordinator.waitUntilFinished(job.id)
+            group.cancelAll()
+            return finished
         }
-        let finished = await withTaskCancellationHandler {
-            await coordinator.waitUntilFinished(job.id)
-        } onCancel: {
-            Task { _ = try? await coordinator.cancel(job.id) }
-        }
-        watcher.cancel()
         guard let finished else { throw StartupError("the job \(job.id) was lost") }
         progress(finished)
         return finished
@@ -228,44 +237,5 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
-    }
-}
-
-/// Resync triggers that are not HTTP: once at start, then on a schedule; cancels running jobs at
-/// shutdown.
-struct ResyncService: Service, CustomStringConvertible {
-    /// What service-lifecycle logs: the name only (the settings hold secrets).
-    var description: String { "ResyncService" }
-
-    let coordinator: ResyncCoordinator
-    let webhooks: WebhookDispatcher
-    let settings: ServiceSettings
-    let logger: Logger
-
-    func run() async throws {
-        if settings.eventListener == .webhooksOnly {
-            try? await gracefulShutdown()
-            await webhooks.stop()
-            await coordinator.shutdown()
-            return
-        }
-        if settings.resyncOnStart {
-            _ = try? await coordinator.request(.allKinds, trigger: .startup)
-        }
-        if let interval = settings.scheduledResyncInterval {
-            let schedule = Task {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: interval)
-                    _ = try? await coordinator.request(.allKinds, trigger: .schedule)
-                }
-            }
-            try? await gracefulShutdown()
-            schedule.cancel()
-        } else {
-            try? await gracefulShutdown()
-        }
-        logger.info("stopping resyncs and webhook processing")
-        await webhooks.stop()
-        await coordinator.shutdown()
     }
 }

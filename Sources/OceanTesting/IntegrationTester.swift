@@ -30,7 +30,7 @@ public final class IntegrationTester: Sendable {
     private let folder: URL
     private let coordinator: ResyncCoordinator
     private let webhooks: WebhookDispatcher
-    private let running: Task<Void, any Error>
+    private let running: Task<Void, Never>
     private let logHandler: InMemoryLogHandler
 
     /// Checks `config` (the spec's names, in any spelling: `jiraHost` or `JIRA_HOST`) against the
@@ -89,16 +89,21 @@ public final class IntegrationTester: Sendable {
             store: catalog, recentChanges: recentChanges, pool: pool,
             settings: .init(integrationIdentifier: integration.type), logger: logger)
         let coordinator = coordinator, webhooks = webhooks
+        do {
+            try await coordinator.prepare()
+            try await webhooks.prepare()
+        } catch {
+            throw IntegrationTestError(.engine, "the engine could not start: \(error)")
+        }
+        // The engine's services run until `close()`, as a service group runs them.
         running = Task {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await pool.run() }
-                group.addTask { try await coordinator.run() }
-                group.addTask { try await webhooks.run() }
+            await withDiscardingTaskGroup { group in
+                group.addTask { await coordinator.run() }
+                group.addTask { await webhooks.run() }
             }
+            await pool.stop()
         }
         do {
-            try await coordinator.ready()
-            try await webhooks.ready()
             try await integration.runStartHooks(StartContext(integrationConfig: integrationConfig, baseURL: nil, logger: logger))
         } catch {
             await close()
@@ -134,8 +139,21 @@ public final class IntegrationTester: Sendable {
             throw IntegrationTestError(.deliveryRefused, "\(error.code.rawValue): \(error.message)")
         }
         guard !acceptance.ignored else { return WebhookRun(delivery: nil, entities: try await entities()) }
-        let delivery = await webhooks.waitUntilSettled(acceptance.id, timeout: timeout)
-        return WebhookRun(delivery: delivery, entities: try await entities())
+        // Applied in the dispatcher's run: watched until done or dead.
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let delivery: Delivery?
+            do { delivery = try await webhooks.delivery(acceptance.id) } catch {
+                throw IntegrationTestError(.engine, "reading the delivery failed: \(error)")
+            }
+            if let delivery, delivery.status == .done || delivery.status == .dead {
+                return WebhookRun(delivery: delivery, entities: try await entities())
+            }
+            guard ContinuousClock.now < deadline else {
+                throw IntegrationTestError(.timedOut, "delivery \(acceptance.id) was not applied within \(timeout) (\(delivery?.lastError ?? "no error yet"))")
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// Delivers a JSON body (see `deliver(path:headers:body:)`).
@@ -162,7 +180,7 @@ public final class IntegrationTester: Sendable {
     /// Stops the engine and removes the temporary catalog.
     public func close() async {
         running.cancel()
-        _ = await running.result
+        await running.value
         try? FileManager.default.removeItem(at: folder)
     }
 }

@@ -3,14 +3,12 @@ import ExampleIntegrations
 import Foundation
 import Logging
 import OceanKit
-import OceanEngine
-import OceanCatalog
-import OceanPort
+import OceanTesting
 import Testing
 import TestSupport
 
-/// The guide's two integrations, run against small Jira-like and Octopus-like APIs on loopback and
-/// resynced into a real catalog: the guide's code works as written.
+/// The guide's two integrations, run with `OceanTesting` against small Jira-like and Octopus-like
+/// APIs on loopback: the guide's code works as written, and is tested the way the guide says.
 @Suite("the guide's example integrations")
 struct ExampleIntegrationTests {
     static var quiet: Logger {
@@ -28,22 +26,6 @@ struct ExampleIntegrationTests {
 
     static func json(_ value: Any) throws -> HTTPResponse {
         .json(.ok, body: Array(try JSONSerialization.data(withJSONObject: value)))
-    }
-
-    /// One resync of every kind into a fresh catalog.
-    static func resync(_ integration: OceanIntegration, config: [String: String]) async throws -> (Job, CatalogStore) {
-        let catalog = try CatalogStore(path: FileManager.default.temporaryDirectory
-            .appendingPathComponent("ocean-example-\(UUID().uuidString)/catalog.sqlite").path)
-        let spec = try IntegrationSpec.parse(try #require(integration.spec))
-        let resolved = spec.resolve(config.mapValues { .init($0) })
-        #expect(resolved.problems.isEmpty)
-        let coordinator = ResyncCoordinator(
-            integration: integration, integrationConfig: resolved.config,
-            mappingSource: FixedMapping(try PortAppConfig.parse(try #require(integration.defaultMapping)).config),
-            sink: catalog, store: catalog, settings: .init(integrationIdentifier: integration.type), logger: quiet)
-        try await coordinator.start()
-        let (job, _) = try await coordinator.request(.allKinds, trigger: .cli)
-        return (try #require(await coordinator.waitUntilFinished(job.id)), catalog)
     }
 
     /// A Jira-like API: 120 projects (`insight` when expanded), 60 issues, in pages of 50.
@@ -80,19 +62,22 @@ struct ExampleIntegrationTests {
         let seen = SeenQueries()
         let server = try await Self.serve(Self.jiraRoutes(seen))
         let http = RetryingHTTPClient(logger: Self.quiet)
-        let (job, catalog) = try await Self.resync(JiraIntegration.make(http: http), config: [
+        let tester = try await IntegrationTester(JiraIntegration.make(http: http), config: [
             "jiraHost": "http://127.0.0.1:\(server.port!)", "atlassianUserEmail": "me@example.com",
             "atlassianUserToken": "jira-token",
         ])
+        let run = try await tester.resync()
+        await tester.close()
         await http.shutdown()
         await server.shutdown()
 
-        #expect(job.status == .succeeded, "\(job)")
-        #expect(try await catalog.entityCount(blueprint: "jiraProject") == 120)
-        #expect(try await catalog.entityCount(blueprint: "jiraIssue") == 60)
-        let project = try #require(try await catalog.entities(blueprint: "jiraProject", limit: 1).first)
-        #expect(project.contains(#""totalIssues":7"#))
-        #expect(project.contains(#""url":"https://jira.example/projects/P"#))
+        #expect(run.job.status == .succeeded, "\(run.job)")
+        #expect(run.entities(blueprint: "jiraProject").count == 120)
+        #expect(run.entities(blueprint: "jiraIssue").count == 60)
+        let project = try #require(run.entities(blueprint: "jiraProject").first { $0["identifier"]?.stringValue == "P7" })
+        #expect(project["properties"]?["totalIssues"]?.numberValue == 7)
+        #expect(project["properties"]?["url"]?.stringValue == "https://jira.example/projects/P7")
+        #expect(tester.logs.contains { $0.message.description == "job finished" && $0.metadata["job.status"] == "succeeded" })
         let queries = await seen.all
         #expect(queries.contains { $0.contains("expand=insight") })
         #expect(queries.contains { $0.contains("jql=statusCategory%20%21%3D%20Done") })
@@ -124,28 +109,46 @@ struct ExampleIntegrationTests {
             }),
         ])
         let http = RetryingHTTPClient(logger: Self.quiet)
-        let (job, catalog) = try await Self.resync(OctopusIntegration.make(http: http), config: [
+        let tester = try await IntegrationTester(OctopusIntegration.make(http: http), config: [
             "serverUrl": "http://127.0.0.1:\(server.port!)", "octopusApiKey": "API-KEY",
         ])
+        let run = try await tester.resync()
+        await tester.close()
         await http.shutdown()
         await server.shutdown()
 
-        #expect(job.status == .succeeded, "\(job)")
-        #expect(try await catalog.entityCount(blueprint: "octopusSpace") == 3)
-        #expect(try await catalog.entityCount(blueprint: "octopusProject") == 450)
-        #expect(try await catalog.entityCount(blueprint: "octopusRelease") == 90)
-        let release = try #require(try await catalog.entities(blueprint: "octopusRelease", limit: 1).first)
-        #expect(release.contains(#""title":"Spaces-"#))
+        #expect(run.job.status == .succeeded, "\(run.job)")
+        #expect(run.entities(blueprint: "octopusSpace").count == 3)
+        #expect(run.entities(blueprint: "octopusProject").count == 450)
+        #expect(run.entities(blueprint: "octopusRelease").count == 90)
+        let release = try #require(run.entities(blueprint: "octopusRelease").first)
+        #expect(release["title"]?.stringValue?.hasPrefix("Spaces-") == true)
     }
 
-    @Test("their specs and default mappings are valid")
-    func specsAndMappings() throws {
-        for integration in [JiraIntegration.make(http: RetryingHTTPClient(logger: Self.quiet)),
-                            OctopusIntegration.make(http: RetryingHTTPClient(logger: Self.quiet))] {
+    @Test("their specs are checked: a missing setting is refused with its name")
+    func specsAndMappings() async throws {
+        for integration in [JiraIntegration.make(), OctopusIntegration.make()] {
             let spec = try IntegrationSpec.parse(try #require(integration.spec))
             #expect(spec.type == integration.type)
-            #expect(spec.resolve([:]).problems.count == 2 + (integration.type == "jira" ? 1 : 0))
-            #expect(MappingPlan.build(try PortAppConfig.parse(try #require(integration.defaultMapping)).config).issues.isEmpty)
+            do {
+                _ = try await IntegrationTester(integration)
+                Issue.record("started without its required settings")
+            } catch {
+                #expect(error.code == .invalidConfig)
+                #expect(error.message.contains(integration.type == "jira" ? "JIRA_HOST" : "SERVER_URL"), "\(error)")
+            }
+        }
+    }
+
+    @Test("a mapping that does not compile is refused before anything runs")
+    func brokenMapping() async throws {
+        do {
+            _ = try await IntegrationTester(OctopusIntegration.make(), config: ["serverUrl": "http://127.0.0.1:1", "octopusApiKey": "k"],
+                                            mapping: "resources:\n  - kind: space\n    selector:\n      query: 'true'\n    port:\n      entity:\n        mappings:\n          identifier: .Id | ]\n          blueprint: '\"s\"'\n")
+            Issue.record("a broken mapping was accepted")
+        } catch {
+            #expect(error.code == .invalidMapping)
+            #expect(error.message.contains("identifier"), "\(error)")
         }
     }
 }

@@ -9,6 +9,8 @@ struct TestService {
     let application: OceanApplication
     let port: Int
     let folder: URL
+    /// The engine's services, as the service group runs them.
+    let engine: Task<Void, Never>
 
     /// Starts the HTTP server (no startup resync, no schedule: tests trigger what they need).
     static func start(
@@ -23,14 +25,21 @@ struct TestService {
         logger.logLevel = .critical
         let application = try OceanApplication(settings: settings, integrations: .builtIn, logger: logger)
         try await application.prepare()
+        let engine = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await application.coordinator.run() }
+                group.addTask { await application.webhooks.run() }
+            }
+        }
         try await application.server.start()
-        return TestService(application: application, port: application.server.port!, folder: folder)
+        return TestService(application: application, port: application.server.port!, folder: folder, engine: engine)
     }
 
     func stop() async {
         await application.coordinator.shutdown()
         await application.server.shutdown()
         await application.close()
+        await engine.value
     }
 }
 

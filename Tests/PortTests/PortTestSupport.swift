@@ -13,6 +13,8 @@ struct PortHarness {
     let integration: PortIntegration
     let sink: PortSink
     let coordinator: ResyncCoordinator
+    let pool: MappingPool
+    let running: Task<Void, Never>
 
     static func start(
         _ ocean: OceanIntegration, mapping: String, fake: FakePort = FakePort(), maxConcurrentRequests: Int = 8,
@@ -32,13 +34,16 @@ struct PortHarness {
         let config = try PortAppConfig.parse(mapping).config
         try await integration.ensureExists(defaultMapping: config, defaultMappingText: mapping)
         let sink = PortSink(client: client, writeLog: catalog, logger: logger)
+        let pool = MappingPool(workers: 2)
         let coordinator = ResyncCoordinator(
             integration: ocean, integrationConfig: IntegrationConfig(),
-            mappingSource: mappingFromPort ? integration : FixedMapping(config), sink: sink, store: catalog,
-            settings: .init(integrationIdentifier: "test-integration", mappingWorkers: 2), logger: logger,
+            mappingSource: mappingFromPort ? integration : FixedMapping(config), destination: .reconciling(sink), store: catalog,
+            pool: pool, settings: .init(integrationIdentifier: "test-integration"), logger: logger,
             stateReporter: integration)
-        try await coordinator.start()
-        return PortHarness(port: fake, client: client, integration: integration, sink: sink, coordinator: coordinator)
+        try await coordinator.prepare()
+        let running = Task { await coordinator.run() }
+        return PortHarness(port: fake, client: client, integration: integration, sink: sink, coordinator: coordinator,
+                           pool: pool, running: running)
     }
 
     func run(_ scope: Job.Scope = .allKinds) async throws -> Job {
@@ -49,6 +54,8 @@ struct PortHarness {
 
     func stop() async {
         await coordinator.shutdown()
+        await running.value
+        await pool.stop()
         await client.shutdown()
         await port.stop()
     }

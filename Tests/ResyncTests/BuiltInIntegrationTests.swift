@@ -41,7 +41,7 @@ struct BuiltInIntegrationTests {
         logger.logLevel = .critical
         let coordinator = ResyncCoordinator(
             integration: integration, integrationConfig: IntegrationConfig(config),
-            mappingSource: FixedMapping(try PortAppConfig.parse(text).config), sink: catalog, store: catalog,
+            mappingSource: FixedMapping(try PortAppConfig.parse(text).config), destination: .reconciling(catalog), store: catalog, pool: testPool,
             settings: .init(integrationIdentifier: integration.type), logger: logger)
         try await coordinator.start()
         let (job, _) = try await coordinator.request(.allKinds, trigger: .cli)

@@ -76,10 +76,29 @@ func makeCoordinator(
     logger.logLevel = .critical
     return ResyncCoordinator(
         integration: integration, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
-        sink: catalog, store: catalog,
+        destination: .reconciling(catalog), store: catalog, pool: testPool,
         settings: .init(integrationIdentifier: "test", maxConcurrentResources: maxConcurrentResources,
-                        historyLimit: historyLimit, mappingWorkers: 2, redactor: redactor),
+                        historyLimit: historyLimit, redactor: redactor),
         logger: logger, recentChanges: recentChanges)
+}
+
+/// The mapping threads the tests of this target share, as a service's jobs and deliveries do.
+let testPool = MappingPool(workers: 2)
+
+extension ResyncCoordinator {
+    /// What the service group does: prepares, then runs it in the background until `shutdown()`.
+    func start() async throws {
+        try await prepare()
+        Task { await self.run() }
+    }
+}
+
+extension WebhookDispatcher {
+    /// What the service group does: prepares, then runs it in the background until `stop()`.
+    func start() async throws {
+        try await prepare()
+        Task { await self.run() }
+    }
 }
 
 /// Waits until `condition` holds (checked every few milliseconds), at most 30 s.

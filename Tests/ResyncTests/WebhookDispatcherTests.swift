@@ -80,7 +80,7 @@ func makeDispatcher(
     logger.logLevel = .critical
     return WebhookDispatcher(
         integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping), sink: catalog, store: catalog,
-        recentChanges: recentChanges,
+        recentChanges: recentChanges, pool: testPool,
         settings: .init(maxQueued: maxQueued, concurrency: concurrency, integrationIdentifier: "test"), logger: logger)
 }
 
@@ -335,8 +335,8 @@ struct WebhookDispatcherTests {
         logger.logLevel = .critical
         let coordinator = ResyncCoordinator(
             integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
-            sink: SlowSink(catalog: catalog, delay: .milliseconds(15)), store: catalog,
-            settings: .init(integrationIdentifier: "test", mappingWorkers: 2), logger: logger, recentChanges: recentChanges)
+            destination: .reconciling(SlowSink(catalog: catalog, delay: .milliseconds(15))), store: catalog, pool: testPool,
+            settings: .init(integrationIdentifier: "test"), logger: logger, recentChanges: recentChanges)
         try await coordinator.start()
         try await dispatcher.start()
         var touched = Set<Int>()

@@ -15,8 +15,9 @@ public final class EntityMapper {
 
     public let plan: MappingPlan
     public let strategy: Strategy
-    private var fastPrograms: [Int: JQProgram] = [:]
-    private var reportingPrograms: [Int: JQProgram] = [:]
+    /// Programs by resource and whether its selector applies.
+    private var fastPrograms: [ProgramKey: JQProgram] = [:]
+    private var reportingPrograms: [ProgramKey: JQProgram] = [:]
     private var fieldPrograms: [Int: (selector: JQProgram, fields: [JQProgram])] = [:]
 
     public init(plan: MappingPlan, strategy: Strategy = .combined) {
@@ -26,7 +27,8 @@ public final class EntityMapper {
 
     /// Parses one JSON record and maps it with the given resources.
     public func map(
-        recordBytes: UnsafeRawBufferPointer, recordIndex: Int, resources: [Int], into result: inout MappingResult
+        recordBytes: UnsafeRawBufferPointer, recordIndex: Int, resources: [Int], selectors: MappingPool.Selectors = .apply,
+        into result: inout MappingResult
     ) {
         result.records += 1
         let record: JQValue
@@ -38,16 +40,21 @@ public final class EntityMapper {
                                          resourceKind: nil, field: nil, message: "not valid JSON: \(error.message.prefix(300))"))
             return
         }
-        mapParsed(record, recordIndex: recordIndex, resources: resources, into: &result)
+        mapParsed(record, recordIndex: recordIndex, resources: resources, selectors: selectors, into: &result)
     }
 
     /// Maps one parsed record with the given resources.
-    public func map(record: consuming JQValue, recordIndex: Int, resources: [Int], into result: inout MappingResult) {
+    public func map(
+        record: consuming JQValue, recordIndex: Int, resources: [Int], selectors: MappingPool.Selectors = .apply,
+        into result: inout MappingResult
+    ) {
         result.records += 1
-        mapParsed(record, recordIndex: recordIndex, resources: resources, into: &result)
+        mapParsed(record, recordIndex: recordIndex, resources: resources, selectors: selectors, into: &result)
     }
 
-    private func mapParsed(_ record: consuming JQValue, recordIndex: Int, resources: [Int], into result: inout MappingResult) {
+    private func mapParsed(
+        _ record: consuming JQValue, recordIndex: Int, resources: [Int], selectors: MappingPool.Selectors, into result: inout MappingResult
+    ) {
         guard record.kind == .object else {
             result.failed += 1
             result.report(MappingProblem(kind: .invalidRecord, recordIndex: recordIndex, itemIndex: nil, resourceIndex: nil,
@@ -56,11 +63,12 @@ public final class EntityMapper {
         }
         for resourceIndex in resources {
             let resource = plan.resources[resourceIndex]
-            if strategy == .perField, resource.itemsToParse == nil {
+            let key = ProgramKey(resource: resourceIndex, selectors: selectors)
+            if strategy == .perField, resource.itemsToParse == nil, selectors == .apply {
                 mapPerField(record.copy(), resource: resource, recordIndex: recordIndex, into: &result)
                 continue
             }
-            guard let fast = fastProgram(for: resourceIndex, into: &result, recordIndex: recordIndex) else { continue }
+            guard let fast = fastProgram(for: key, into: &result, recordIndex: recordIndex) else { continue }
             // The fast program either maps the whole record or fails; its outputs count only if it
             // finished, otherwise the reporting program runs on the record and says what went wrong.
             var fastResult = MappingResult(problemLimit: result.problemLimit)
@@ -77,14 +85,14 @@ public final class EntityMapper {
             } catch let error as JQError where error.code.brokeTheProgram {
                 // libjq crashed or hung on this record: it fails alone, and the resource's program
                 // is compiled anew for the next record (the reporting one would fault the same way).
-                fastPrograms[resourceIndex] = nil
+                fastPrograms[key] = nil
                 result.failed += 1
                 result.report(problem(.invalidRecord, resource, recordIndex, nil, nil, error.message))
                 continue
             } catch {
                 // Fall through to the reporting program.
             }
-            guard let reporting = reportingProgram(for: resourceIndex, into: &result, recordIndex: recordIndex) else { continue }
+            guard let reporting = reportingProgram(for: key, into: &result, recordIndex: recordIndex) else { continue }
             do {
                 try reporting.run(record.copy()) { (output: consuming JQValue) in
                     self.handle(output, resource: resource, recordIndex: recordIndex, into: &result)
@@ -92,7 +100,7 @@ public final class EntityMapper {
                 }
             } catch {
                 // The wrapper catches every user error; reaching here means something outside it failed.
-                if reporting.isBroken { reportingPrograms[resourceIndex] = nil }
+                if reporting.isBroken { reportingPrograms[key] = nil }
                 result.failed += 1
                 result.report(problem(.invalidRecord, resource, recordIndex, nil, nil, "mapping failed: \(error)"))
             }
@@ -152,25 +160,27 @@ public final class EntityMapper {
     }
 
     /// The fast program of a resource, compiled on first use.
-    private func fastProgram(for resourceIndex: Int, into result: inout MappingResult, recordIndex: Int) -> JQProgram? {
-        compiled(&fastPrograms, resourceIndex, \.fastProgramSource, into: &result, recordIndex: recordIndex)
+    private func fastProgram(for key: ProgramKey, into result: inout MappingResult, recordIndex: Int) -> JQProgram? {
+        compiled(&fastPrograms, key, key.selectors == .apply ? \.fastProgramSource : \.identifyingFastProgramSource,
+                 into: &result, recordIndex: recordIndex)
     }
 
     /// The reporting program, compiled on the first record that needs it: a mapping without
     /// problems never pays for it.
-    private func reportingProgram(for resourceIndex: Int, into result: inout MappingResult, recordIndex: Int) -> JQProgram? {
-        compiled(&reportingPrograms, resourceIndex, \.programSource, into: &result, recordIndex: recordIndex)
+    private func reportingProgram(for key: ProgramKey, into result: inout MappingResult, recordIndex: Int) -> JQProgram? {
+        compiled(&reportingPrograms, key, key.selectors == .apply ? \.programSource : \.identifyingProgramSource,
+                 into: &result, recordIndex: recordIndex)
     }
 
     private func compiled(
-        _ cache: inout [Int: JQProgram], _ resourceIndex: Int, _ source: KeyPath<ResourcePlan, String>,
+        _ cache: inout [ProgramKey: JQProgram], _ key: ProgramKey, _ source: KeyPath<ResourcePlan, String>,
         into result: inout MappingResult, recordIndex: Int
     ) -> JQProgram? {
-        if let program = cache[resourceIndex] { return program }
-        let resource = plan.resources[resourceIndex]
+        if let program = cache[key] { return program }
+        let resource = plan.resources[key.resource]
         do {
             let program = try JQProgram(resource[keyPath: source], options: plan.options)
-            cache[resourceIndex] = program
+            cache[key] = program
             return program
         } catch {
             result.failed += 1
@@ -303,6 +313,12 @@ public final class EntityMapper {
         MappingProblem(kind: kind, recordIndex: recordIndex, itemIndex: itemIndex, resourceIndex: resource.index,
                        resourceKind: resource.kind, field: field, message: message)
     }
+}
+
+/// A resource's program, with its selector or without.
+private struct ProgramKey: Hashable {
+    let resource: Int
+    let selectors: MappingPool.Selectors
 }
 
 /// jq error payloads as text: a string as is, anything else as JSON.

@@ -24,6 +24,8 @@ public struct MappingIssue: Sendable, Hashable, CustomStringConvertible {
 /// Build it once (compiling checks every expression); each worker thread then makes its own
 /// `EntityMapper`, which compiles the programs for that thread.
 public struct MappingPlan: Sendable {
+    /// Unique per build: what mapping threads key their compiled programs by.
+    public let id: Int
     public let config: PortAppConfig
     public let options: JQDialect.Options
     let resources: [ResourcePlan]
@@ -38,7 +40,7 @@ public struct MappingPlan: Sendable {
             issues += plan.check(options: options)
             plans.append(plan)
         }
-        return (MappingPlan(config: config, options: options, resources: plans), issues)
+        return (MappingPlan(id: nextID.withLock { $0 += 1; return $0 }, config: config, options: options, resources: plans), issues)
     }
 
     /// The indexes of the resources of `kind`.
@@ -64,6 +66,8 @@ public struct MappingPlan: Sendable {
     }
 }
 
+private let nextID = Locked(0)
+
 /// How the entity is assembled from the program's flat list of field results.
 indirect enum EntityTemplate: Sendable {
     case field(Int)
@@ -85,6 +89,9 @@ struct ResourcePlan: Sendable {
     /// The program for one record with no error handling at all: it either succeeds, and then
     /// every field had a first output, or fails, and then `programSource` runs to say why.
     let fastProgramSource: String
+    /// The same two programs with the selector left out (`true`): which entity any record is.
+    let identifyingProgramSource: String
+    let identifyingFastProgramSource: String
 
     init(index: Int, resource: ResourceConfig) {
         self.index = index
@@ -96,6 +103,10 @@ struct ResourcePlan: Sendable {
         self.fields = fields
         programSource = ResourcePlan.program(resource: resource, fields: fields)
         fastProgramSource = ResourcePlan.fastProgram(resource: resource, fields: fields, template: template)
+        var everyRecord = resource
+        everyRecord.query = "true"
+        identifyingProgramSource = ResourcePlan.program(resource: everyRecord, fields: fields)
+        identifyingFastProgramSource = ResourcePlan.fastProgram(resource: everyRecord, fields: fields, template: template)
     }
 
     /// Compiles the program; when it fails, compiles each expression alone to say which ones fail.

@@ -24,7 +24,8 @@ struct ProgressDelta: Sendable {
 struct ResourcePipeline: Sendable {
     let context: ResyncContext
     let handlers: [OceanIntegration.ErasedHandler]
-    let workers: MappingWorkers
+    let pool: MappingPool
+    let plan: MappingPlan
     let sink: any EntitySink
     let options: UpsertOptions
     let maxBatchesInFlight: Int
@@ -51,8 +52,8 @@ struct ResourcePipeline: Sendable {
                     var batch = batch
                     batch.renumber(from: state.fetched)
                     state.fetched += batch.count
-                    let workers = self.workers, resourceIndex = context.resourceIndex
-                    state.inFlight.append(Task { await workers.map(batch, resources: [resourceIndex], problemLimit: ResourceProgress.errorLimit) })
+                    let pool = self.pool, plan = self.plan, resourceIndex = context.resourceIndex
+                    state.inFlight.append(Task { await pool.map(batch, plan: plan, resources: [resourceIndex], problemLimit: ResourceProgress.errorLimit) })
                     if state.inFlight.count >= maxBatchesInFlight {
                         try await drainOne(state)
                     }

@@ -1,8 +1,8 @@
 public import OceanKit
 public import Essentials
 public import FoundationEssentials
-public import JQ
 public import Logging
+public import ServiceLifecycle
 
 /// Queues, coalesces, runs and records resync jobs.
 ///
@@ -16,8 +16,11 @@ public import Logging
 ///   failing resource does not stop the others (the job is then `failed`, each outcome visible).
 /// - Cancellation is explicit (`cancel`), reaches the handlers cooperatively, and is recorded.
 /// - History is bounded and written to a `JobStore`; jobs that were queued or running when the
-///   process died are recorded as failed (interrupted) at the next `start()`.
-public actor ResyncCoordinator {
+///   process died are recorded as failed (interrupted) by the next `prepare()`.
+///
+/// As a `Service`, its jobs run inside `run()`, each a child task; on graceful shutdown it stops
+/// taking jobs, cancels the queued and running ones and returns once they have stopped.
+public actor ResyncCoordinator: Service {
     public struct Settings: Sendable {
         /// The integration's identifier (marks the entities it owns).
         public var integrationIdentifier: String
@@ -25,12 +28,8 @@ public actor ResyncCoordinator {
         public var maxConcurrentResources: Int
         /// Jobs kept in history.
         public var historyLimit: Int
-        /// Mapping threads per job.
-        public var mappingWorkers: Int
         /// Batches per resource being mapped or written at once.
         public var maxBatchesInFlight: Int
-        /// jq options (environment access).
-        public var jqOptions: JQDialect.Options
         /// Where job and record counts go.
         public var metrics: EngineMetrics
         /// Secrets scrubbed from job errors before a job is shown or stored.
@@ -38,50 +37,53 @@ public actor ResyncCoordinator {
 
         public init(
             integrationIdentifier: String, maxConcurrentResources: Int = 4, historyLimit: Int = 1000,
-            mappingWorkers: Int = 2, maxBatchesInFlight: Int = 3, jqOptions: JQDialect.Options = .init(),
-            metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor()
+            maxBatchesInFlight: Int = 3, metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor()
         ) {
             self.integrationIdentifier = integrationIdentifier
             self.maxConcurrentResources = maxConcurrentResources
             self.historyLimit = historyLimit
-            self.mappingWorkers = mappingWorkers
             self.maxBatchesInFlight = maxBatchesInFlight
-            self.jqOptions = jqOptions
             self.metrics = metrics
             self.redactor = redactor
         }
     }
 
-    private let integration: OceanIntegration
-    private let integrationConfig: IntegrationConfig
-    private let mappingSource: any MappingSource
-    private let sink: any EntitySink
-    private let store: any JobStore
-    private let settings: Settings
-    private let logger: Logger
-    private let now: @Sendable () -> Date
-    private let stateReporter: (any ResyncStateReporter)?
-    private let recentChanges: RecentChanges?
+    let integration: OceanIntegration
+    let integrationConfig: IntegrationConfig
+    let mappingSource: any MappingSource
+    let destination: ResyncDestination
+    let store: any JobStore
+    let pool: MappingPool
+    let settings: Settings
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let stateReporter: (any ResyncStateReporter)?
+    let recentChanges: RecentChanges?
 
     /// Every job kept, by id, and their ids newest first.
-    private var jobsByID: [String: Job] = [:]
+    var jobsByID: [String: Job] = [:]
     private var newestFirst: [String] = []
     private var queue: [String] = []
-    /// Running jobs: the task that runs and records each. It is never cancelled, so a job's final
-    /// state is stored even when the job is cancelled.
-    private var running: [String: Task<Void, Never>] = [:]
-    /// The cancellable part of each running job: its resources and reconciliation.
-    private var working: [String: Task<Void, Never>] = [:]
+    /// Running jobs, each with what cancels its work (its resources and reconciliation; the
+    /// recording of its end is never cancelled).
+    private var running: [String: Wakeup] = [:]
+    /// Running jobs `run()` has taken (the others wait in `starts`).
+    var started: Set<String> = []
+    /// Jobs to start: `run()` takes them and runs each as a child task.
+    private let starts: AsyncStream<String>
+    private let startsContinuation: AsyncStream<String>.Continuation
     /// When each running job's progress was last stored.
-    private var progressSaved: [String: ContinuousClock.Instant] = [:]
+    var progressSaved: [String: ContinuousClock.Instant] = [:]
     private var finishWaiters: [String: [CheckedContinuation<Job, Never>]] = [:]
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// The kinds of the mapping as last read, in mapping order.
-    private var knownMappingKinds: [String] = []
-    private var acceptingJobs = true
+    var knownMappingKinds: [String] = []
+    var acceptingJobs = true
 
+    /// `pool` maps every job's records (shared with the webhook dispatcher).
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
-        sink: any EntitySink, store: any JobStore, settings: Settings, logger: Logger,
+        destination: ResyncDestination, store: any JobStore, pool: MappingPool, settings: Settings, logger: Logger,
         stateReporter: (any ResyncStateReporter)? = nil, recentChanges: RecentChanges? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -90,15 +92,18 @@ public actor ResyncCoordinator {
         self.integration = integration
         self.integrationConfig = integrationConfig
         self.mappingSource = mappingSource
-        self.sink = sink
+        self.destination = destination
         self.store = store
+        self.pool = pool
         self.settings = settings
         self.logger = logger
         self.now = now
+        (starts, startsContinuation) = AsyncStream.makeStream()
     }
 
-    /// Loads the history, records interrupted jobs as failed, and learns the mapping's kinds.
-    public func start() async throws {
+    /// Loads the history, records interrupted jobs as failed, and learns the mapping's kinds. Jobs
+    /// may be requested from then on; they start once `run()` runs.
+    public func prepare() async throws {
         let stored = try await store.load(limit: settings.historyLimit)
         for var job in stored.reversed() {
             if !job.status.isFinal {
@@ -179,7 +184,7 @@ public actor ResyncCoordinator {
             schedule()
         } else {
             jobsByID[id] = job
-            working[id]?.cancel()
+            running[id]?.signal()
         }
         logger.info("job cancellation requested", metadata: ["job.id": "\(id)"])
         return job
@@ -194,14 +199,43 @@ public actor ResyncCoordinator {
         }
     }
 
-    /// Stops taking jobs, cancels the queued and running ones and waits until they have stopped.
+    /// Runs jobs until graceful shutdown (or cancellation, or `shutdown()`), then stops them.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                // Returns on graceful shutdown, throws when cancelled: stop either way.
+                try? await gracefulShutdown()
+                await self.shutdown()
+            }
+            for await id in starts {
+                group.addTask { await self.runJob(id) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Stops taking jobs, cancels the queued and running ones and waits until they have stopped;
+    /// `run()` then returns.
     public func shutdown() async {
         acceptingJobs = false
         for id in queue {
             _ = try? await cancel(id)
         }
-        for task in working.values { task.cancel() }
-        for task in Array(running.values) { await task.value }
+        for cancellation in running.values { cancellation.signal() }
+        // Jobs `run()` never took (it is not running) end here.
+        for id in running.keys where !started.contains(id) {
+            guard var job = jobsByID[id] else { continue }
+            job.status = .cancelled
+            job.error = "cancelled: the service is shutting down"
+            job.finishedAt = now()
+            jobsByID[id] = job
+            await persist(job)
+            ended(job)
+        }
+        if !running.isEmpty {
+            await withCheckedContinuation { idleWaiters.append($0) }
+        }
+        startsContinuation.finish()
     }
 
     // MARK: Scheduling
@@ -224,7 +258,8 @@ public actor ResyncCoordinator {
             if blocking.contains(where: { $0.overlaps(job) }) {
                 stillQueued.append(id)
             } else {
-                running[id] = Task { await self.run(id) }
+                running[id] = Wakeup()
+                startsContinuation.yield(id)
             }
             blocking.append(job)
         }
@@ -232,281 +267,9 @@ public actor ResyncCoordinator {
         settings.metrics.jobsWaiting(queued: queue.count, running: running.count)
     }
 
-    private func run(_ id: String) async {
-        guard var job = jobsByID[id] else { return }
-        job.status = .running
-        job.startedAt = now()
-        jobsByID[id] = job
-        await persist(job)
-        var jobLogger = logger
-        jobLogger[metadataKey: "job.id"] = "\(id)"
-        jobLogger.info("job started")
-        recentChanges?.beginWatching(job: id, since: job.startedAt ?? now())
-        await stateReporter?.jobStarted(job)
-        let work = Task { await self.execute(id, logger: jobLogger) }
-        working[id] = work
-        await work.value
-        working[id] = nil
-        await finish(id, cancelled: work.isCancelled, logger: jobLogger)
-    }
-
-    /// What a job does: its resources, then reconciliation. Cancelling it stops this part only.
-    private func execute(_ id: String, logger jobLogger: Logger) async {
-        let mapping: PortAppConfig
-        do {
-            mapping = try await mappingSource.currentMapping()
-            knownMappingKinds = mapping.kinds
-        } catch {
-            update(id) { $0.error = "the mapping could not be read: \(error)" }
-            return
-        }
-        // What the integration owns before this job writes anything: the denominator of the
-        // deletion threshold.
-        var ownedBefore: [String: Int]?
-        if let reconciler = sink as? any ReconcilingSink {
-            do {
-                ownedBefore = try await reconciler.ownedCounts(integration: settings.integrationIdentifier)
-            } catch {
-                jobLogger.warning("reading what the integration owns failed; no deletions in this job", metadata: ["error": "\(error)"])
-            }
-        }
-        await runResources(of: id, mapping: mapping, logger: jobLogger)
-        if let reconciler = sink as? any ReconcilingSink, !Task.isCancelled, jobsByID[id]?.cancelRequested == false,
-           jobsByID[id]?.error == nil {
-            await reconcile(id, mapping: mapping, ownedBefore: ownedBefore, reconciler: reconciler, logger: jobLogger)
-        }
-    }
-
-    private func finish(_ id: String, cancelled: Bool, logger jobLogger: Logger) async {
-        guard var done = jobsByID[id] else { return }
-        done.finishedAt = now()
-        if done.cancelRequested || cancelled {
-            done.status = .cancelled
-            done.error = done.error ?? (acceptingJobs ? "cancelled on request" : "cancelled: the service is shutting down")
-        } else if done.error != nil || done.progress.contains(where: { $0.status != .succeeded }) {
-            done.status = .failed
-        } else {
-            done.status = .succeeded
-        }
-        jobsByID[id] = done
-        if let reconciler = sink as? any ReconcilingSink { await reconciler.finishJob(id) }
-        await stateReporter?.jobFinished(done)
-        running[id] = nil
-        progressSaved[id] = nil
-        recentChanges?.endWatching(job: id)
-        await persist(done)
-        jobLogger.info("job finished", metadata: ["job.status": "\(done.status.rawValue)"])
-        if let startedAt = done.startedAt, let finishedAt = done.finishedAt {
-            settings.metrics.jobFinished(status: done.status, duration: .milliseconds(Int64(finishedAt.timeIntervalSince(startedAt) * 1000)))
-        }
-        finished(done)
-        schedule()
-    }
-
-    private func runResources(of id: String, mapping: PortAppConfig, logger: Logger) async {
-        guard let job = jobsByID[id] else { return }
-        let selected: [(index: Int, resource: ResourceConfig)]
-        switch job.scope {
-        case .allKinds: selected = mapping.resources.enumerated().map { (index: $0.offset, resource: $0.element) }
-        case .kind(let kind): selected = mapping.resources(ofKind: kind)
-        }
-        var kinds: [String] = []
-        for entry in selected where !kinds.contains(entry.resource.kind) { kinds.append(entry.resource.kind) }
-        update(id) { job in
-            if job.allKinds { job.kinds = kinds }
-            job.progress = selected.map { ResourceProgress(kind: $0.resource.kind, resourceIndex: $0.index) }
-        }
-        guard !selected.isEmpty else {
-            update(id) { $0.error = job.allKinds ? "the mapping has no resources" : "the mapping has no resource of kind \"\(job.kinds.first ?? "")\"" }
-            return
-        }
-
-        // Compiling every program of a large mapping takes a while: not on the cooperative pool.
-        let jqOptions = settings.jqOptions
-        let (plan, issues) = await runOnOwnThread { MappingPlan.build(mapping, options: jqOptions) }
-        let workers = MappingWorkers(plan: plan, count: settings.mappingWorkers)
-        defer { workers.stop() }
-        let options = UpsertOptions(
-            merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
-            integrationIdentifier: settings.integrationIdentifier, jobID: id)
-
-        await withTaskGroup(of: Void.self) { group in
-            var started = 0
-            for (position, entry) in selected.enumerated() {
-                if started >= settings.maxConcurrentResources {
-                    await group.next()
-                }
-                started += 1
-                let resourceIssues = issues.filter { $0.resourceIndex == entry.index }
-                if !resourceIssues.isEmpty {
-                    update(id) { job in
-                        job.progress[position].status = .failed
-                        job.progress[position].error = "the mapping of this resource is invalid: " + resourceIssues.map(\.description).joined(separator: "; ")
-                    }
-                    continue
-                }
-                var resourceLogger = logger
-                resourceLogger[metadataKey: "resync.kind"] = "\(entry.resource.kind)"
-                let pipeline = ResourcePipeline(
-                    context: ResyncContext(kind: entry.resource.kind, resource: entry.resource, resourceIndex: entry.index,
-                                           integrationConfig: integrationConfig, logger: resourceLogger, jobID: id),
-                    handlers: integration.handlers(for: entry.resource.kind), workers: workers, sink: sink, options: options,
-                    maxBatchesInFlight: settings.maxBatchesInFlight, recentChanges: recentChanges, jobStartedAt: job.startedAt ?? now(),
-                    report: { delta in
-                        await self.apply(delta, job: id, position: position)
-                        await self.persistProgress(of: id)
-                    })
-                update(id) { job in
-                    job.progress[position].status = .running
-                    job.progress[position].startedAt = self.now()
-                }
-                group.addTask {
-                    let outcome = await pipeline.run()
-                    await self.finishResource(job: id, position: position, outcome: outcome)
-                }
-            }
-        }
-    }
-
-    /// Deletes, per blueprint, the owned entities this job did not write, when it is safe: every
-    /// resource of the mapping that could produce the blueprint ran in this job and finished
-    /// cleanly (no failed records or entities), and the stale share of what was owned before stays
-    /// within `entityDeletionThreshold`. Otherwise the blueprint is left alone and the reason recorded.
-    private func reconcile(
-        _ id: String, mapping: PortAppConfig, ownedBefore: [String: Int]?, reconciler: any ReconcilingSink, logger: Logger
-    ) async {
-        guard let job = jobsByID[id] else { return }
-        let ran = Dictionary(job.progress.map { ($0.resourceIndex, $0) }, uniquingKeysWith: { first, _ in first })
-        let constant = mapping.resources.map(MappingPlan.constantBlueprint(of:))
-        var candidates = Set<String>()
-        for (index, progress) in ran {
-            if let blueprint = constant[index] { candidates.insert(blueprint) }
-            candidates.formUnion(progress.blueprints.keys)
-        }
-        var outcomes: [BlueprintReconciliation] = []
-        var stale: [String: [String]]?
-        var listingError: (any Error)?
-        for blueprint in candidates.sorted() {
-            let upserted = ran.values.reduce(0) { $0 + ($1.blueprints[blueprint] ?? 0) }
-            var outcome = BlueprintReconciliation(blueprint: blueprint, ownedBefore: ownedBefore?[blueprint] ?? 0, upserted: upserted)
-            defer { outcomes.append(outcome) }
-            guard let ownedBefore else {
-                outcome.skipped = "what the integration owned before the job could not be read"
-                settings.metrics.reconciliationSkipped(reason: "unknown")
-                continue
-            }
-            // Every resource that produces this blueprint, or might (a computed blueprint), must have
-            // run in this job and finished cleanly.
-            var blockers: [String] = []
-            for (index, resource) in mapping.resources.enumerated() where constant[index] == nil || constant[index] == blueprint {
-                guard let progress = ran[index] else {
-                    blockers.append("kind \(resource.kind) (resources[\(index)]) was not part of this job")
-                    continue
-                }
-                if progress.status != .succeeded {
-                    blockers.append("kind \(resource.kind) \(progress.status.rawValue)")
-                } else if progress.failed > 0 {
-                    blockers.append("kind \(resource.kind) had \(progress.failed) failed record\(progress.failed == 1 ? "" : "s")")
-                }
-            }
-            guard blockers.isEmpty else {
-                outcome.skipped = "not every resource producing it finished cleanly: " + blockers.joined(separator: "; ")
-                settings.metrics.reconciliationSkipped(reason: "unclean")
-                continue
-            }
-            do {
-                // One listing of what the integration owns serves every blueprint.
-                if stale == nil && listingError == nil {
-                    do {
-                        stale = try await reconciler.staleIdentifiers(blueprints: candidates, integration: settings.integrationIdentifier, jobID: id)
-                    } catch {
-                        listingError = error
-                    }
-                }
-                if let listingError { throw listingError }
-                // An entity a webhook wrote or deleted since the job started is newer than what the
-                // job saw: never stale.
-                // Claimed until deleted, so a webhook cannot write one of them in between.
-                let startedAt = jobsByID[id]?.startedAt ?? now()
-                let listed = stale?[blueprint] ?? []
-                let claimed = recentChanges?.claim(blueprint: blueprint, identifiers: listed, since: startedAt)
-                let stale = claimed?.identifiers ?? listed
-                defer { if let claimed { recentChanges?.release(claimed.claim) } }
-                outcome.stale = stale.count
-                guard !stale.isEmpty else { continue }
-                let owned = ownedBefore[blueprint] ?? 0
-                if owned > 0, Double(stale.count) / Double(owned) > mapping.entityDeletionThreshold {
-                    outcome.skipped = "deletion threshold exceeded: \(stale.count) of \(owned) owned entities are stale (entityDeletionThreshold \(mapping.entityDeletionThreshold))"
-                    settings.metrics.reconciliationSkipped(reason: "threshold")
-                    continue
-                }
-                outcome.deleted = try await reconciler.delete(
-                    blueprint: blueprint, identifiers: stale, integration: settings.integrationIdentifier,
-                    deleteDependents: mapping.deleteDependentEntities)
-                logger.info("stale entities deleted", metadata: ["blueprint": "\(blueprint)", "count": "\(outcome.deleted)"])
-            } catch {
-                outcome.skipped = "reconciliation failed: \(error)"
-                settings.metrics.reconciliationSkipped(reason: "failed")
-                update(id) { $0.error = "reconciliation of \(blueprint) failed: \(error)" }
-            }
-        }
-        update(id) { job in
-            job.reconciliation = outcomes
-            // A blueprint produced by one resource only: its deletions are that resource's.
-            for outcome in outcomes where outcome.deleted > 0 {
-                let producers = job.progress.indices.filter { (job.progress[$0].blueprints[outcome.blueprint] ?? 0) > 0 || constant[job.progress[$0].resourceIndex] == outcome.blueprint }
-                if producers.count == 1 {
-                    job.progress[producers[0]].deleted += outcome.deleted
-                    self.settings.metrics.records(kind: job.progress[producers[0]].kind, deleted: outcome.deleted)
-                }
-            }
-        }
-    }
-
-    /// Stores a running job's progress every few seconds, so a job interrupted by a crash keeps
-    /// what it had counted.
-    private func persistProgress(of id: String) async {
-        let now = ContinuousClock.now
-        if let last = progressSaved[id], now - last < .seconds(2) { return }
-        progressSaved[id] = now
-        if let job = jobsByID[id] { await persist(job) }
-    }
-
-    private func apply(_ delta: ProgressDelta, job id: String, position: Int) {
-        if let kind = jobsByID[id]?.progress[position].kind {
-            settings.metrics.records(kind: kind, fetched: delta.fetched, filtered: delta.filtered, upserted: delta.upserted, failed: delta.failed)
-        }
-        update(id) { job in
-            job.progress[position].fetched += delta.fetched
-            job.progress[position].filtered += delta.filtered
-            job.progress[position].mapped += delta.mapped
-            job.progress[position].upserted += delta.upserted
-            job.progress[position].failed += delta.failed
-            job.progress[position].misconfiguredFields += delta.misconfiguredFields
-            for problem in delta.problems { job.progress[position].note(problem) }
-            for (blueprint, count) in delta.upsertedByBlueprint { job.progress[position].blueprints[blueprint, default: 0] += count }
-        }
-    }
-
-    private func finishResource(job id: String, position: Int, outcome: ResourcePipeline.Outcome) {
-        update(id) { job in
-            job.progress[position].finishedAt = self.now()
-            switch outcome {
-            case .succeeded: job.progress[position].status = .succeeded
-            case .cancelled: job.progress[position].status = .cancelled
-            case .failed(let message):
-                job.progress[position].status = .failed
-                job.progress[position].error = message
-            }
-        }
-        if case .failed(let message) = outcome {
-            logger.warning("resource failed", metadata: ["job.id": "\(id)", "resync.kind": "\(jobsByID[id]?.progress[position].kind ?? "")", "error": "\(message)"])
-        }
-    }
-
     // MARK: Bookkeeping
 
-    private func update(_ id: String, _ change: (inout Job) -> Void) {
+    func update(_ id: String, _ change: (inout Job) -> Void) {
         guard var job = jobsByID[id] else { return }
         change(&job)
         // Messages come from integrations and third parties: scrub secrets before anyone sees them.
@@ -524,12 +287,29 @@ public actor ResyncCoordinator {
         }
     }
 
-    private func persist(_ job: Job) async {
+    func persist(_ job: Job) async {
         do {
             try await store.save(job, limit: settings.historyLimit)
         } catch {
             logger.error("saving the job failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
         }
+    }
+
+    /// A job ended: its waiters get it, and the next queued jobs may start.
+    func ended(_ job: Job) {
+        running[job.id] = nil
+        started.remove(job.id)
+        finished(job)
+        schedule()
+        if running.isEmpty {
+            for waiter in idleWaiters { waiter.resume() }
+            idleWaiters = []
+        }
+    }
+
+    /// The cancellation of running job `id`.
+    func cancellation(of id: String) -> Wakeup? {
+        running[id]
     }
 
     private func finished(_ job: Job) {

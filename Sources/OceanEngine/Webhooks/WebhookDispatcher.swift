@@ -1,13 +1,17 @@
 public import OceanKit
 public import Essentials
 import FoundationEssentials
-public import JQ
+public import ServiceLifecycle
 public import Logging
 
 /// Accepts webhook deliveries (authenticated and validated before the answer), stores them durably,
 /// and applies them through the kinds' mappings to the destination: in order per ordering key, in
 /// parallel across keys, with retries and dead letters.
-public actor WebhookDispatcher {
+///
+/// As a `Service`, deliveries are applied inside `run()`, each a child task; it sleeps until a
+/// delivery arrives, one finishes or a retry comes due, and on graceful shutdown it stops taking
+/// deliveries and returns once those being applied are done (the waiting ones stay stored).
+public actor WebhookDispatcher: Service {
     public struct Settings: Sendable {
         /// Deliveries waiting (pending or failed) beyond which new ones get 503.
         public var maxQueued: Int
@@ -16,19 +20,17 @@ public actor WebhookDispatcher {
         /// Done and dead deliveries kept.
         public var keepFinished: Int
         public var integrationIdentifier: String
-        public var jqOptions: JQDialect.Options
         /// Where delivery counts, the queue depth and latencies go.
         public var metrics: EngineMetrics
         /// Secrets scrubbed from a delivery's error before it is stored.
         public var redactor: SecretRedactor
 
         public init(maxQueued: Int = 10_000, concurrency: Int = 4, keepFinished: Int = 10_000, integrationIdentifier: String,
-                    jqOptions: JQDialect.Options = .init(), metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor()) {
+                    metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor()) {
             self.maxQueued = maxQueued
             self.concurrency = concurrency
             self.keepFinished = keepFinished
             self.integrationIdentifier = integrationIdentifier
-            self.jqOptions = jqOptions
             self.metrics = metrics
             self.redactor = redactor
         }
@@ -40,6 +42,7 @@ public actor WebhookDispatcher {
     private let sink: any ReconcilingSink
     private let store: any DeliveryStore
     private let recentChanges: RecentChanges
+    private let pool: MappingPool
     private let settings: Settings
     private let logger: Logger
 
@@ -58,7 +61,8 @@ public actor WebhookDispatcher {
     /// Per ordering key, the last accepted delivery's body digest and id: the same body again right
     /// after is a sender's retry, and applying it once is the same as applying it twice.
     private var lastBodies: [String: (digest: Int, length: Int, id: String)] = [:]
-    private var active: [String: Task<Void, Never>] = [:]
+    /// Deliveries being applied, and their ordering keys.
+    private var active: Set<String> = []
     private var activeKeys: Set<String> = []
 
     private struct Waiting {
@@ -66,10 +70,11 @@ public actor WebhookDispatcher {
         let acceptedAt: Date
         var nextAttemptAt: Date
     }
-    private var worker: Task<Void, Never>?
-    private var wakeRequested = false
+    /// Wakes `run()`: a delivery arrived or finished, or the service is stopping.
+    private let wakeup = Wakeup()
     private var stopped = false
-    private var mappers: MappingCache?
+    private var isRunning = false
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private let tallies = Locked(WebhookCounters())
     /// What was accepted, refused, applied.
     public nonisolated var counters: WebhookCounters { tallies.current }
@@ -78,7 +83,8 @@ public actor WebhookDispatcher {
 
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
-        sink: any ReconcilingSink, store: any DeliveryStore, recentChanges: RecentChanges, settings: Settings, logger: Logger
+        sink: any ReconcilingSink, store: any DeliveryStore, recentChanges: RecentChanges, pool: MappingPool,
+        settings: Settings, logger: Logger
     ) {
         self.integration = integration
         self.integrationConfig = integrationConfig
@@ -86,28 +92,58 @@ public actor WebhookDispatcher {
         self.sink = sink
         self.store = store
         self.recentChanges = recentChanges
+        self.pool = pool
         self.settings = settings
         self.logger = logger
     }
 
-    /// Starts applying deliveries, those left from before a restart first.
-    public func start() async throws {
+    /// Reads the deliveries left from before a restart; `run()` applies them first.
+    public func prepare() async throws {
         for delivery in try await store.waiting() {
             waiting[delivery.orderingKey, default: []].append(Waiting(id: delivery.id, acceptedAt: delivery.acceptedAt, nextAttemptAt: delivery.nextAttemptAt))
         }
         queued = waiting.values.reduce(0) { $0 + $1.count }
-        worker = Task { await self.work() }
         if queued > 0 { logger.info("webhook deliveries waiting from before the restart", metadata: ["count": "\(queued)"]) }
     }
 
-    /// Stops taking and applying deliveries; those in progress finish first. Pending ones stay stored.
+    /// Applies deliveries until graceful shutdown (or cancellation, or `stop()`).
+    public func run() async {
+        isRunning = true
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                // Returns on graceful shutdown, throws when cancelled: stop either way.
+                try? await gracefulShutdown()
+                await self.beginStopping()
+            }
+            while !stopped {
+                for (id, key) in takeDue() {
+                    group.addTask { await self.process(id: id, key: key) }
+                }
+                // Until a delivery arrives or finishes, or the next retry comes due.
+                if let due = nextRetryDue() {
+                    await wakeup.wait(timeout: .milliseconds(max(1, Int64(due.timeIntervalSinceNow * 1000))))
+                } else {
+                    await wakeup.wait()
+                }
+            }
+            group.cancelAll()
+        }
+        isRunning = false
+        for waiter in stopWaiters { waiter.resume() }
+        stopWaiters = []
+    }
+
+    /// Stops taking and applying deliveries and returns once those in progress are done. Waiting
+    /// ones stay stored.
     public func stop() async {
+        beginStopping()
+        guard isRunning else { return }
+        await withCheckedContinuation { stopWaiters.append($0) }
+    }
+
+    private func beginStopping() {
         stopped = true
-        worker?.cancel()
-        await worker?.value
-        for task in active.values { await task.value }
-        mappers?.workers.stop()
-        mappers = nil
+        wakeup.signal()
     }
 
     /// Checks a delivery (processors for the path, JSON, authentication, payload) and stores it.
@@ -240,6 +276,11 @@ public actor WebhookDispatcher {
         return delivery
     }
 
+    /// The stored delivery `id`, nil when there is none.
+    public func delivery(_ id: String) async throws -> Delivery? {
+        try await store.delivery(id)
+    }
+
     public func deliveries(status: Delivery.Status?, limit: Int) async throws -> [Delivery] {
         try await store.list(status: status, limit: limit)
     }
@@ -255,49 +296,37 @@ public actor WebhookDispatcher {
 
     // MARK: Applying
 
-    private func work() async {
-        while !stopped && !Task.isCancelled {
-            var started = 0
-            do {
-                started = try await startDue()
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("reading the webhook queue failed", metadata: ["error": "\(error)"])
-            }
-            if started == 0 || active.count >= settings.concurrency {
-                // Until a delivery arrives or finishes (checked every 5 ms), or 200 ms for retries
-                // coming due.
-                for _ in 0..<40 where !wakeRequested && !stopped {
-                    try? await Task.sleep(for: .milliseconds(5))
-                }
-                wakeRequested = false
-            }
-        }
-    }
-
     private func wakeUp() {
-        wakeRequested = true
+        wakeup.signal()
     }
 
-    /// Starts the due deliveries whose key is free, oldest first. Only the oldest delivery of a key
+    /// Takes the due deliveries whose key is free, oldest first. Only the oldest delivery of a key
     /// can start, so a key whose oldest delivery waits for a retry holds the others back (order per
     /// key), while a long backlog of one key never holds back the other keys.
-    private func startDue() async throws -> Int {
-        guard active.count < settings.concurrency else { return 0 }
+    private func takeDue() -> [(id: String, key: String)] {
+        guard active.count < settings.concurrency else { return [] }
         let now = Date()
         let heads = waiting.compactMap { key, deliveries -> (key: String, head: Waiting)? in
             guard let head = deliveries.first, !activeKeys.contains(key), head.nextAttemptAt <= now else { return nil }
             return (key, head)
         }.sorted { $0.head.acceptedAt < $1.head.acceptedAt }
-        var started = 0
+        var taken: [(id: String, key: String)] = []
         for (key, head) in heads {
             guard active.count < settings.concurrency else { break }
             activeKeys.insert(key)
-            active[head.id] = Task { await self.process(id: head.id, key: key) }
-            started += 1
+            active.insert(head.id)
+            taken.append((head.id, key))
         }
-        return started
+        return taken
+    }
+
+    /// When the earliest retry of a free key comes due (nil when none waits for one).
+    private func nextRetryDue() -> Date? {
+        guard active.count < settings.concurrency else { return nil }
+        return waiting.compactMap { key, deliveries -> Date? in
+            guard let head = deliveries.first, !activeKeys.contains(key) else { return nil }
+            return head.nextAttemptAt
+        }.min()
     }
 
     private func process(id: String, key: String) async {
@@ -306,14 +335,14 @@ public actor WebhookDispatcher {
             stored = try await store.delivery(id)
         } catch {
             logger.error("reading a webhook delivery failed", metadata: ["webhook.delivery": "\(id)", "error": "\(error)"])
-            active[id] = nil
+            active.remove(id)
             activeKeys.remove(key)
             return
         }
         guard var delivery = stored else {
             // Pruned or gone: nothing to apply.
             finishHead(key: key, id: id, nextAttemptAt: nil)
-            active[id] = nil
+            active.remove(id)
             activeKeys.remove(key)
             return
         }
@@ -351,7 +380,7 @@ public actor WebhookDispatcher {
             logger.error("recording a webhook delivery failed", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
         }
         finishHead(key: key, id: id, nextAttemptAt: delivery.status == .failed ? delivery.nextAttemptAt : nil)
-        active[id] = nil
+        active.remove(id)
         activeKeys.remove(key)
         wakeUp()
     }
@@ -373,22 +402,26 @@ public actor WebhookDispatcher {
         let payload = try JSONDecoder().decode(JSON.self, from: Data(delivery.body))
         let event = WebhookEvent(path: delivery.path, headers: delivery.headers, rawBody: delivery.body, payload: payload)
         let mapping = try await mappingSource.currentMapping()
-        let cache = try await mappingCache(for: mapping)
+        let (plan, issues) = await pool.plan(for: mapping)
+        guard issues.isEmpty else {
+            throw WebhookError(.invalidPayload, "the mapping is invalid: \(issues.map(\.description).joined(separator: "; "))")
+        }
         for processor in integration.webhookProcessors(for: delivery.path) where processor.shouldProcess(event) {
             for kind in processor.matchingKinds(event) {
                 for (index, resource) in mapping.resources(ofKind: kind) {
                     let results = try await processor.handle(event, resource: resource)
-                    try await write(results, resourceIndex: index, mapping: mapping, cache: cache, delivery: delivery)
+                    try await write(results, resourceIndex: index, mapping: mapping, plan: plan, delivery: delivery)
                 }
             }
         }
     }
 
-    private func write(_ results: WebhookResults, resourceIndex: Int, mapping: PortAppConfig, cache: MappingCache, delivery: Delivery) async throws {
+    private func write(_ results: WebhookResults, resourceIndex: Int, mapping: PortAppConfig, plan: MappingPlan, delivery: Delivery) async throws {
         // Updated records that pass the selector are upserted; the entities of those that do not, and
         // of deleted records, are deleted.
-        let selected = await cache.workers.map(results.updated.recordBatch(), resources: [resourceIndex])
-        let everything = await cache.allPass.map((results.updated + results.deleted).recordBatch(), resources: [resourceIndex])
+        let selected = await pool.map(results.updated.recordBatch(), plan: plan, resources: [resourceIndex])
+        let everything = await pool.map((results.updated + results.deleted).recordBatch(), plan: plan, resources: [resourceIndex],
+                                        selectors: .ignore)
         if selected.failed > 0 || everything.failed > 0 {
             let problem = (selected.problems + everything.problems).first.map(\.description) ?? "a record could not be mapped"
             throw WebhookError(.invalidPayload, "mapping the delivery's records failed: \(problem)")
@@ -422,37 +455,5 @@ public actor WebhookDispatcher {
             self.blueprint = blueprint
             self.identifier = identifier
         }
-    }
-
-    /// Mapping threads for the current mapping, and for the same mapping with every selector `true`
-    /// (to know which entity a filtered-out or deleted record is).
-    private struct MappingCache {
-        let config: PortAppConfig
-        let workers: MappingWorkers
-        let allPass: MappingWorkers
-    }
-
-    private func mappingCache(for mapping: PortAppConfig) async throws -> MappingCache {
-        if let mappers, mappers.config == mapping { return mappers }
-        // Compiling takes a while: on a thread of its own, not the cooperative pool's.
-        let jqOptions = settings.jqOptions
-        let (plan, issues, allPassPlan) = await runOnOwnThread { () -> (MappingPlan, [MappingIssue], MappingPlan) in
-            let (plan, issues) = MappingPlan.build(mapping, options: jqOptions)
-            guard issues.isEmpty else { return (plan, issues, plan) }
-            var everything = mapping
-            for index in everything.resources.indices { everything.resources[index].query = "true" }
-            return (plan, issues, MappingPlan.build(everything, options: jqOptions).plan)
-        }
-        guard issues.isEmpty else {
-            throw WebhookError(.invalidPayload, "the mapping is invalid: \(issues.map(\.description).joined(separator: "; "))")
-        }
-        // Another delivery may have built the same while this one waited.
-        if let mappers, mappers.config == mapping { return mappers }
-        mappers?.workers.stop()
-        mappers?.allPass.stop()
-        let cache = MappingCache(config: mapping, workers: MappingWorkers(plan: plan, count: 1),
-                                 allPass: MappingWorkers(plan: allPassPlan, count: 1))
-        mappers = cache
-        return cache
     }
 }

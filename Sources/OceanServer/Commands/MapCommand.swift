@@ -80,9 +80,9 @@ struct MapCommand: AsyncParsableCommand {
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
 
-        let pool = MappingWorkers(plan: plan, count: workers ?? ProcessInfo.processInfo.activeProcessorCount,
-                                  strategy: perField ? .perField : .combined)
-        defer { pool.shutdown() }
+        // (On an error below the process exits: the threads end with it.)
+        let pool = MappingPool(workers: workers ?? ProcessInfo.processInfo.activeProcessorCount,
+                               strategy: perField ? .perField : .combined, options: plan.options)
         let resources = plan.resourceIndexes(ofKind: chosenKind)
         let started = ContinuousClock.now
         var totals = MappingTotals()
@@ -107,13 +107,14 @@ struct MapCommand: AsyncParsableCommand {
             }
             let batches = count == 0 ? splitter.finish() : splitter.feed(chunk[..<count])
             for batch in batches {
-                inFlight.append(Task { await pool.map(batch, resources: resources) })
+                inFlight.append(Task { await pool.map(batch, plan: plan, resources: resources) })
                 if inFlight.count >= maxInFlight { collect(await inFlight.removeFirst().value) }
             }
             if count == 0 { break }
         }
         for task in inFlight { collect(await task.value) }
         output.flush()
+        await pool.stop()
 
         if stats {
             let seconds = (ContinuousClock.now - started) / .seconds(1)
