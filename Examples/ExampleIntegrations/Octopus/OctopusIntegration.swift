@@ -1,15 +1,16 @@
 public import OceanKit
 
-/// An Octopus-style integration: one generic handler for every kind, which fetches the kind's pages
-/// in every space at once and merges them into one stream of batches.
+/// An Octopus-style integration: one generic handler for every kind, in the push form (it sends
+/// batches as it fetches them), which fetches the kind's pages in every space at once and merges them.
 public enum OctopusIntegration {
     public static func make(http: RetryingHTTPClient = RetryingHTTPClient(maxConcurrentRequests: 4, requestsPerSecond: 10, burst: 10)) -> OceanIntegration {
         let ocean = OceanIntegration(type: "octopus", defaultMapping: defaultMapping, spec: spec)
 
-        ocean.onResync { kind, context in
+        ocean.onResync { kind, context, send in
             let octopus = try OctopusAPI(http: http, config: context.integrationConfig)
             if kind == "space" {
-                return mergeBatches([octopus.pages(of: "/api/spaces")])
+                for try await page in octopus.pages(of: "/api/spaces") { try await send(page) }
+                return
             }
             // Spaces first (a handful), then the kind's pages of all of them concurrently: each
             // space's pages are fetched only as fast as the resync takes them.
@@ -17,7 +18,9 @@ public enum OctopusIntegration {
             for try await page in octopus.pages(of: "/api/spaces") {
                 spaces += page.compactMap { $0["Id"]?.stringValue }
             }
-            return mergeBatches(spaces.map { space in octopus.pages(of: "/api/\(space)/\(kind)s") })
+            for try await page in mergeBatches(spaces.map { space in octopus.pages(of: "/api/\(space)/\(kind)s") }) {
+                try await send(page)
+            }
         }
         return ocean
     }

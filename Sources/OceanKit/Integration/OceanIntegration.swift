@@ -81,6 +81,39 @@ public final class OceanIntegration: Sendable {
         }
     }
 
+    /// Registers a handler for one kind in the push form, Ocean's generators as Swift: the handler
+    /// sends its batches (`[JSON]` or `RecordBatch`) as it fetches them, with whatever branches and
+    /// state it needs; `send` returns once the pipeline has room for the batch (back-pressure).
+    ///
+    /// ```swift
+    /// ocean.onResync(Kind.project) { context, send in
+    ///     for try await page in client.projects() { try await send(page) }
+    /// }
+    /// ```
+    public func onResync<Kind: RawRepresentable<String>>(
+        _ kind: Kind, _ handler: @escaping @Sendable (ResyncContext, ResyncSender) async throws -> Void
+    ) {
+        onResync(kind: kind.rawValue, handler)
+    }
+
+    /// Registers a push-form handler for the kind named `kind`.
+    public func onResync(kind: String, _ handler: @escaping @Sendable (ResyncContext, ResyncSender) async throws -> Void) {
+        let erased: ErasedHandler = { context, consume in
+            // The sender lives only as long as the handler runs.
+            try await withoutActuallyEscaping(consume) { try await handler(context, ResyncSender($0)) }
+        }
+        registry.withLock { $0.byKind[kind, default: []].append(erased) }
+    }
+
+    /// Registers a push-form handler for every kind without one of its own.
+    public func onResync(_ handler: @escaping @Sendable (String, ResyncContext, ResyncSender) async throws -> Void) {
+        registry.withLock {
+            $0.forAllKinds.append { kind, context, consume in
+                try await withoutActuallyEscaping(consume) { try await handler(kind, context, ResyncSender($0)) }
+            }
+        }
+    }
+
     /// Registers a webhook processor on `path` (deliveries arrive at `POST /integration<path>`, as in
     /// Ocean). Several processors may share a path.
     public func addWebhookProcessor(_ path: String, _ processor: any WebhookProcessor) {
