@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift
         ),
@@ -123,7 +124,7 @@ let package = Package(
         // The integrations shipped with the project: `fake` (synthetic, deterministic) and `jsonl` (files).
         .target(
             name: "OceanIntegrations",
-            dependencies: ["OceanKit", "Essentials", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["OceanKit", "Essentials"],
             swiftSettings: strictSwift
         ),
 
@@ -255,7 +256,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OceanCommandTests",
-            dependencies: ["TestSupport", "FakePort", "OceanIntegrations", "Essentials"],
+            dependencies: ["TestSupport", "FakePort", "OceanIntegrations", "OceanKit", "Essentials"],
             swiftSettings: strictSwift
         ),
         .testTarget(

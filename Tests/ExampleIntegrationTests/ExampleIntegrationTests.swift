@@ -64,9 +64,32 @@ struct ExampleIntegrationTests {
         let http = RetryingHTTPClient(logger: Self.quiet)
         let tester = try await IntegrationTester(JiraIntegration.make(http: http), config: [
             "jiraHost": "http://127.0.0.1:\(server.port!)", "atlassianUserEmail": "me@example.com",
-            "atlassianUserToken": "jira-token",
+            "atlassianUserToken": "jira-token", "webhookSecret": "hook-secret",
         ])
         let run = try await tester.resync()
+
+        // A live change through the webhook: applied with the issue kind's mapping, then deleted.
+        func event(_ name: String, _ key: String) -> [UInt8] {
+            Array(#"{"webhookEvent":"jira:issue_\#(name)","issue":{"key":"\#(key)","fields":{"summary":"Live","status":{"name":"Done"},"project":{"key":"P0"}}}}"#.utf8)
+        }
+        let created = event("created", "P0-999")
+        let signed = [(name: "X-Hub-Signature", value: WebhookSignature.header(body: created, secret: "hook-secret"))]
+        let applied = try await tester.deliver(path: "/webhook", headers: signed, body: created)
+        #expect(applied.delivery?.status == .done, "\(String(describing: applied.delivery))")
+        let live = try #require(applied.entities(blueprint: "jiraIssue").first { $0["identifier"]?.stringValue == "P0-999" })
+        #expect(live["properties"]?["status"]?.stringValue == "Done")
+        let deleted = event("deleted", "P0-999")
+        let gone = try await tester.deliver(path: "/webhook", headers: [
+            (name: "X-Hub-Signature", value: WebhookSignature.header(body: deleted, secret: "hook-secret")),
+        ], body: deleted)
+        #expect(!gone.entities.contains { $0["identifier"]?.stringValue == "P0-999" })
+        #expect(gone.entities(blueprint: "jiraIssue").count == 60)
+        do {
+            _ = try await tester.deliver(path: "/webhook", headers: [(name: "X-Hub-Signature", value: "sha256=00")], body: created)
+            Issue.record("a delivery with a wrong signature was applied")
+        } catch {
+            #expect(error.code == .deliveryRefused)
+        }
         await tester.close()
         await http.shutdown()
         await server.shutdown()

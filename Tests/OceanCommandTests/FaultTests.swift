@@ -1,6 +1,7 @@
 import Essentials
 import Foundation
 import OceanIntegrations
+import OceanKit
 import TestSupport
 import Testing
 

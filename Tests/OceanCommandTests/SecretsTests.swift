@@ -1,6 +1,7 @@
 import FakePort
 import Foundation
 import OceanIntegrations
+import OceanKit
 import Testing
 import TestSupport
 

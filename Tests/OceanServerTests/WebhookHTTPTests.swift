@@ -1,5 +1,6 @@
 import Foundation
 import OceanIntegrations
+import OceanKit
 import Testing
 import TestSupport
 

@@ -36,6 +36,9 @@ public enum JiraIntegration {
                 "jql": selector.jql ?? "order by created", "expand": selector.expand,
             ])
         }
+
+        // Live issue changes at POST /integration/webhook.
+        ocean.addWebhookProcessor("/webhook", IssueWebhook())
         return ocean
     }
 
@@ -54,6 +57,11 @@ public enum JiraIntegration {
             type: string
             required: true
             sensitive: true
+          - name: webhookSecret
+            type: string
+            required: false
+            sensitive: true
+            description: The secret of the Jira webhook; deliveries without its signature are refused
         """
 
     /// Used when the user configures none: Ocean's Jira mapping, for projects and issues.
@@ -87,6 +95,39 @@ public enum JiraIntegration {
                   relations:
                     project: .fields.project.key
         """
+}
+
+/// Jira's issue events (`jira:issue_created`, `_updated`, `_deleted`), signed with the webhook's
+/// secret in `X-Hub-Signature` (`sha256=<hex HMAC-SHA256 of the body>`). Without a secret every
+/// delivery is refused: a webhook anyone can call is not one to apply.
+struct IssueWebhook: WebhookProcessor {
+    func shouldProcess(_ event: WebhookEvent) -> Bool {
+        event.payload["webhookEvent"]?.stringValue?.hasPrefix("jira:issue_") == true
+    }
+
+    func matchingKinds(_ event: WebhookEvent) -> [String] {
+        [JiraIntegration.ObjectKind.issue.rawValue]
+    }
+
+    func authenticate(_ event: WebhookEvent, config: IntegrationConfig) -> Bool {
+        guard let secret = config.string("webhookSecret"), let signature = event.headers["x-hub-signature"] else { return false }
+        return WebhookSignature.matches(header: signature, body: event.rawBody, secret: secret)
+    }
+
+    func validate(_ event: WebhookEvent) -> Bool {
+        event.payload["issue"]?["key"]?.stringValue != nil
+    }
+
+    func handle(_ event: WebhookEvent, resource: ResourceConfig) async throws -> WebhookResults {
+        guard let issue = event.payload["issue"] else { return WebhookResults() }
+        return event.payload["webhookEvent"]?.stringValue == "jira:issue_deleted"
+            ? WebhookResults(deleted: [issue]) : WebhookResults(updated: [issue])
+    }
+
+    /// The events of one issue are applied in order.
+    func orderingKey(_ event: WebhookEvent) -> String {
+        event.payload["issue"]?["key"]?.stringValue ?? event.path
+    }
 }
 
 /// Jira's REST API: pages of `startAt`/`maxResults`, the items under `values` or `issues`, the end

@@ -115,7 +115,7 @@ public actor WebhookDispatcher: Service {
                 try? await gracefulShutdown()
                 await self.beginStopping()
             }
-            while !stopped {
+            while !stopped && !Task.isCancelled {
                 for (id, key) in takeDue() {
                     group.addTask { await self.process(id: id, key: key) }
                 }

@@ -1,5 +1,3 @@
-import Crypto
-import Essentials
 import Foundation
 public import OceanKit
 
@@ -44,19 +42,5 @@ public struct FakePersonWebhook: WebhookProcessor {
     /// Events about one person are applied in order.
     public func orderingKey(_ event: WebhookEvent) -> String {
         event.payload.objectValue?["person"]?.objectValue?["id"]?.stringValue ?? event.path
-    }
-}
-
-/// GitHub-style HMAC-SHA256 webhook signatures.
-public enum WebhookSignature {
-    /// `sha256=<hex>` for `body` signed with `secret`.
-    public static func header(body: [UInt8], secret: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8)))
-        return "sha256=" + code.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Constant-time check of a `sha256=<hex>` header.
-    public static func matches(header: String, body: [UInt8], secret: String) -> Bool {
-        ConstantTime.equal(Array(Self.header(body: body, secret: secret).utf8), Array(header.lowercased().utf8))
     }
 }

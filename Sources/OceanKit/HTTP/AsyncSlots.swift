@@ -1,9 +1,4 @@
-import AsyncHTTPClient
 import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
 
 /// A counting semaphore for async code: at most `limit` bodies run at once.
 final class AsyncSlots: Sendable {

@@ -1,10 +1,3 @@
-import AsyncHTTPClient
-import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
-
 /// Why a call failed for good. Its message names the method, the URL path and what happened —
 /// never headers or bodies, which may hold credentials.
 public struct HTTPCallError: Error, Sendable, CustomStringConvertible {

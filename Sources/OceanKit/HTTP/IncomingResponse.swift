@@ -1,10 +1,3 @@
-import AsyncHTTPClient
-import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
-
 /// A response, read in full.
 public struct IncomingResponse: Sendable {
     public let status: Int

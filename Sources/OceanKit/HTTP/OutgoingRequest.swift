@@ -1,10 +1,3 @@
-import AsyncHTTPClient
-import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
-
 /// An HTTP request as the retrying client sends it.
 public struct OutgoingRequest: Sendable {
     public var method: String

@@ -1,10 +1,3 @@
-import AsyncHTTPClient
-import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
-
 /// The pages of a paginated endpoint, fetched one at a time as they are taken.
 public struct Paginated<Page: Sendable>: AsyncSequence, Sendable {
     let fetch: @Sendable (String?) async throws -> (page: Page, next: String?)

@@ -1,9 +1,4 @@
-import AsyncHTTPClient
 import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
 
 /// A token bucket: at most `perSecond` permits a second on average, `burst` at once.
 public final class RateLimiter: Sendable {

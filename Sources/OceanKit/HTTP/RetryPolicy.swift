@@ -1,10 +1,3 @@
-import AsyncHTTPClient
-import Essentials
-import Foundation
-public import Logging
-import NIOCore
-import NIOHTTP1
-
 /// How transient failures are retried: jittered exponential backoff, `Retry-After` honoured, and a
 /// total time budget after which the call gives up.
 public struct RetryPolicy: Sendable {
