@@ -40,7 +40,7 @@ public struct ServiceSettings: Sendable {
     /// `OCEAN__SCHEDULED_RESYNC_INTERVAL` (minutes); nil for none.
     public var scheduledResyncInterval: Duration?
     public var eventListener = EventListenerType.polling
-    /// `OCEAN__RESYNC__MAX_CONCURRENT_KINDS` (default 4).
+    /// `OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES` (default 4).
     public var maxConcurrentResources = 4
     /// `OCEAN__RESYNC__MAPPING_WORKERS` (default: the number of cores).
     public var mappingWorkers = System.coreCount
@@ -205,8 +205,12 @@ public struct ServiceSettings: Sendable {
                 errors.append(SettingError(environment.label("OCEAN__EVENT_LISTENER__TYPE"), "must be one of \(known), got \"\(text.prefix(40))\""))
             }
         }
-        if let value = integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", in: 1...64) {
+        if let value = integer("OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES", in: 1...64) {
             settings.maxConcurrentResources = value
+        } else if let value = integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", in: 1...64) {
+            // The name it had before: it bounds resources (several may share a kind), not kinds.
+            settings.maxConcurrentResources = value
+            settings.warnings.append("OCEAN__RESYNC__MAX_CONCURRENT_KINDS is now OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES")
         }
         if let value = integer("OCEAN__RESYNC__MAPPING_WORKERS", in: 1...256) {
             settings.mappingWorkers = value

@@ -18,7 +18,7 @@ final class TestProcessor: WebhookProcessor {
     init(failures: Int = 0, delay: Duration = .zero, maxRetries: Int = 3) {
         self.failures = failures
         self.delay = delay
-        policy = WebhookRetryPolicy(maxRetries: maxRetries, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(40))
+        policy = WebhookRetryPolicy(maxAttempts: maxRetries + 1, initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(40))
     }
 
     var retryPolicy: WebhookRetryPolicy { policy }

@@ -359,7 +359,7 @@ public actor WebhookDispatcher: Service {
         } catch {
             let policy = integration.webhookProcessors(for: delivery.path).first?.retryPolicy ?? WebhookRetryPolicy()
             delivery.lastError = String(settings.redactor.redact("\(error)").prefix(500))
-            if delivery.attempts > policy.maxRetries {
+            if delivery.attempts >= policy.maxAttempts {
                 delivery.status = .dead
                 tallies.withLock { $0.dead += 1 }
                 settings.metrics.webhook("dead")

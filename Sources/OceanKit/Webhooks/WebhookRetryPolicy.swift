@@ -2,13 +2,14 @@ import FoundationEssentials
 
 /// How a processor's failures are retried before the delivery is declared dead.
 public struct WebhookRetryPolicy: Sendable, Hashable {
-    /// Retries after the first attempt.
-    public var maxRetries: Int
+    /// Attempts in all, the first included (as `RetryPolicy.maxAttempts` counts): a delivery whose
+    /// last attempt failed is dead.
+    public var maxAttempts: Int
     public var initialBackoff: Duration
     public var maxBackoff: Duration
 
-    public init(maxRetries: Int = 5, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(300)) {
-        self.maxRetries = maxRetries
+    public init(maxAttempts: Int = 6, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(300)) {
+        self.maxAttempts = max(1, maxAttempts)
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
     }
