@@ -62,7 +62,7 @@ let package = Package(
         // jq from Swift: compiled programs, owned values, Ocean's dialect on libjq 1.6.
         .target(
             name: "JQ",
-            dependencies: ["CJQ", "CJQGuard"],
+            dependencies: ["CJQ", "CJQGuard", "Essentials"],
             swiftSettings: strictSwift
         ),
 

@@ -11,28 +11,36 @@ import Darwin
 /// every request handler, job and webhook delivery of the service waits for them.
 public func runOnOwnThread<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
     await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
-        let work = Unmanaged.passRetained(OwnThreadWork { continuation.resume(returning: body()) })
-        var thread = pthread_t()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        // jq recurses while it compiles and runs: room as on the mapping threads.
-        pthread_attr_setstacksize(&attributes, 8 << 20)
-        let created = pthread_create(&thread, &attributes, { argument in
-            Unmanaged<OwnThreadWork>.fromOpaque(argument!).takeRetainedValue().run()
-            return nil
-        }, work.toOpaque())
-        pthread_attr_destroy(&attributes)
-        if created == 0 {
-            pthread_detach(thread)
-        } else {
-            // No thread to be had: do the work here rather than not at all.
-            work.takeRetainedValue().run()
-        }
+        let run: @Sendable () -> Void = { continuation.resume(returning: body()) }
+        // No thread to be had: do the work here rather than not at all.
+        if !startThread(run) { run() }
     }
 }
 
-/// The closure a thread started by `runOnOwnThread` runs.
-private final class OwnThreadWork: Sendable {
+/// Starts a detached thread with room for jq's recursion (8 MiB of stack, as on the mapping
+/// threads) running `body`; false when the system has no thread to give.
+@discardableResult
+public func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    let work = Unmanaged.passRetained(ThreadBody(body))
+    var thread = pthread_t()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    pthread_attr_setstacksize(&attributes, 8 << 20)
+    let created = pthread_create(&thread, &attributes, { argument in
+        Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue().run()
+        return nil
+    }, work.toOpaque())
+    pthread_attr_destroy(&attributes)
+    guard created == 0 else {
+        work.release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
+}
+
+/// The closure a thread started by `startThread` runs.
+private final class ThreadBody: Sendable {
     let run: @Sendable () -> Void
 
     init(_ run: @escaping @Sendable () -> Void) {

@@ -1,5 +1,7 @@
+public import Essentials
+
 /// A jq failure: a compile error, a runtime error, bad JSON input, or an expression that is not jq.
-public struct JQError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct JQError: CodedError, Hashable {
     /// What kind of failure.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Kind: String, Sendable {
@@ -37,10 +39,5 @@ public struct JQError: Error, Sendable, Hashable, CustomStringConvertible {
     /// jq's own message, without the `jq: error:` prefix and with lines counted in the user's text.
     public let message: String
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+    public init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
 }

@@ -24,11 +24,6 @@ public struct JQValue: ~Copyable {
         return value
     }
 
-    /// A borrowed view for calls that do not consume (`jv_get_kind`, `jv_string_value`, ...).
-    borrowing func peek() -> jv {
-        raw
-    }
-
     /// A new owner of the same value (a reference-count increment, no deep copy).
     public borrowing func copy() -> JQValue {
         JQValue(owning: jv_copy(raw))

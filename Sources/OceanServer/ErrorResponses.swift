@@ -15,6 +15,7 @@ enum ErrorResponses {
             case .alreadyFinished: return HTTPError(.conflict, error.message)
             case .shuttingDown: return HTTPError(.unavailable, error.message, headers: ["Retry-After": "5"])
             case .disabled: return HTTPError(.conflict, error.message)
+            default: return HTTPError(.internalError, error.message)
             }
         case let error as WebhookError:
             switch error.code {
@@ -23,6 +24,7 @@ enum ErrorResponses {
             case .unauthenticated: return HTTPError(.unauthorized, error.message)
             case .notReplayable: return HTTPError(.conflict, error.message)
             case .queueFull, .stopped, .storeUnavailable: return HTTPError(.unavailable, error.message, headers: ["Retry-After": "5"])
+            default: return HTTPError(.internalError, error.message)
             }
         default:
             return HTTPError(.internalError, "the request failed inside the service")

@@ -1,6 +1,8 @@
+public import Essentials
+
 /// Why an `IntegrationTester` could not do what a test asked: a code to match on and a message
 /// that says what to fix.
-public struct IntegrationTestError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct IntegrationTestError: CodedError, Hashable {
     /// What went wrong, as a value to compare (`error.code == .invalidConfig`).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
@@ -43,10 +45,7 @@ public struct IntegrationTestError: Error, Sendable, Hashable, CustomStringConve
     public let code: Code
     public let message: String
 
-    init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
 
     public var description: String { "\(code): \(message)" }
 }

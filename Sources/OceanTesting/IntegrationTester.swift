@@ -136,7 +136,7 @@ public final class IntegrationTester: Sendable {
         do {
             acceptance = try await webhooks.accept(path: normalized, headers: headers, body: body)
         } catch {
-            throw IntegrationTestError(.deliveryRefused, "\(error.code.rawValue): \(error.message)")
+            throw IntegrationTestError(.deliveryRefused, "\(error.code): \(error.message)")
         }
         guard !acceptance.ignored else { return WebhookRun(delivery: nil, entities: try await entities()) }
         // Applied in the dispatcher's run: watched until done or dead.

@@ -4,9 +4,6 @@ public import JQ
 public import OceanKit
 public import ServiceLifecycle
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The service's mapping threads, shared by every job and webhook delivery for as long as the
 /// service runs.
@@ -138,19 +135,8 @@ public final class MappingPool: Service, Sendable, CustomStringConvertible {
     }
 
     private func startThread() {
-        let context = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        // jq recurses on deep inputs: give it room.
-        pthread_attr_setstacksize(&attributes, 8 << 20)
-        let created = pthread_create(&thread, &attributes, { argument in
-            Unmanaged<MappingPool>.fromOpaque(argument!).takeRetainedValue().work()
-            return nil
-        }, context.toOpaque())
-        pthread_attr_destroy(&attributes)
-        precondition(created == 0, "cannot start a mapping thread: error \(created)")
-        pthread_detach(thread)
+        let started = Essentials.startThread { [self] in work() }
+        precondition(started, "cannot start a mapping thread")
     }
 
     /// A thread's loop, with its mappers by plan (the most recently used last).

@@ -11,9 +11,4 @@ enum JobID {
         return "job_" + String(repeating: "0", count: max(0, 9 - time.count)) + time
             + String(repeating: "0", count: max(0, 7 - random.count)) + random
     }
-
-    /// Whether `text` could be a job id (so bad input is told apart from an unknown job).
-    static func isWellFormed(_ text: String) -> Bool {
-        text.hasPrefix("job_") && text.count == 20 && text.dropFirst(4).allSatisfy { $0.isASCII && ($0.isNumber || $0.isLowercase) }
-    }
 }

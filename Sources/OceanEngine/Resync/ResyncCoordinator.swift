@@ -175,13 +175,8 @@ public actor ResyncCoordinator: Service {
         job.cancelRequested = true
         if job.status == .queued {
             queue.removeAll { $0 == id }
-            job.status = .cancelled
-            job.error = "cancelled before it started"
-            job.finishedAt = now()
             jobsByID[id] = job
-            await persist(job)
-            finished(job)
-            schedule()
+            job = await endUnstarted(id, reason: "cancelled before it started") ?? job
         } else {
             jobsByID[id] = job
             running[id]?.signal()
@@ -224,18 +219,25 @@ public actor ResyncCoordinator: Service {
         for cancellation in running.values { cancellation.signal() }
         // Jobs `run()` never took (it is not running) end here.
         for id in running.keys where !started.contains(id) {
-            guard var job = jobsByID[id] else { continue }
-            job.status = .cancelled
-            job.error = "cancelled: the service is shutting down"
-            job.finishedAt = now()
-            jobsByID[id] = job
-            await persist(job)
-            ended(job)
+            await endUnstarted(id, reason: "cancelled: the service is shutting down")
         }
         if !running.isEmpty {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
         startsContinuation.finish()
+    }
+
+    /// Records a job that never started as cancelled, and lets the next ones start.
+    @discardableResult
+    private func endUnstarted(_ id: String, reason: String) async -> Job? {
+        guard var job = jobsByID[id] else { return nil }
+        job.status = .cancelled
+        job.error = reason
+        job.finishedAt = now()
+        jobsByID[id] = job
+        await persist(job)
+        ended(job)
+        return job
     }
 
     // MARK: Scheduling

@@ -1,27 +1,34 @@
-import OceanKit
+public import Essentials
 
-/// Why the coordinator refused a request. The server maps each code to an HTTP status in one place.
-public struct ResyncError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+/// Why the coordinator refused a request.
+public struct ResyncError: CodedError, Hashable {
+    /// What was refused, as a value to compare (`error.code == .unknownKind`).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case unknownKind = "unknown_kind"
+            case unknownJob = "unknown_job"
+            case alreadyFinished = "already_finished"
+            case shuttingDown = "shutting_down"
+            case disabled
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+        public var description: String { base.rawValue }
+
         /// No handler and no mapping resource for the kind.
-        case unknownKind = "unknown_kind"
+        public static let unknownKind = Code(.unknownKind)
         /// No job with that id.
-        case unknownJob = "unknown_job"
+        public static let unknownJob = Code(.unknownJob)
         /// The job already finished (it cannot be cancelled).
-        case alreadyFinished = "already_finished"
+        public static let alreadyFinished = Code(.alreadyFinished)
         /// The service is stopping and takes no new jobs.
-        case shuttingDown = "shutting_down"
+        public static let shuttingDown = Code(.shuttingDown)
         /// Resyncs are off (`OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY`).
-        case disabled
+        public static let disabled = Code(.disabled)
     }
 
     public let code: Code
     public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+    public init(_ code: Code, _ message: String) { (self.code, self.message) = (code, message) }
 }

@@ -78,8 +78,6 @@ public actor WebhookDispatcher: Service {
     private let tallies = Locked(WebhookCounters())
     /// What was accepted, refused, applied.
     public nonisolated var counters: WebhookCounters { tallies.current }
-    /// Accept-to-applied latencies of recent deliveries, in seconds (bounded).
-    private var latencies: [Double] = []
 
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
@@ -285,12 +283,10 @@ public actor WebhookDispatcher: Service {
         try await store.list(status: status, limit: limit)
     }
 
-    /// Accept-to-applied latencies (seconds) of up to the last 10,000 applied deliveries.
-    public var appliedLatencies: [Double] { latencies }
 
     private nonisolated func reject(_ code: WebhookError.Code, _ message: String) -> WebhookError {
-        tallies.withLock { $0.rejected[code.rawValue, default: 0] += 1 }
-        settings.metrics.webhook("rejected_" + code.rawValue)
+        tallies.withLock { $0.rejected[code.description, default: 0] += 1 }
+        settings.metrics.webhook("rejected_" + code.description)
         return WebhookError(code, message)
     }
 
@@ -353,9 +349,8 @@ public actor WebhookDispatcher: Service {
             delivery.appliedAt = Date()
             delivery.lastError = nil
             tallies.withLock { $0.processed += 1 }
-            latencies.append(delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt))
-            settings.metrics.webhookApplied(after: .microseconds(Int64(latencies[latencies.count - 1] * 1_000_000)))
-            if latencies.count > 10_000 { latencies.removeFirst(latencies.count - 10_000) }
+            let latency = delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt)
+            settings.metrics.webhookApplied(after: .microseconds(Int64(latency * 1_000_000)))
         } catch {
             let policy = integration.webhookProcessors(for: delivery.path).first?.retryPolicy ?? WebhookRetryPolicy()
             delivery.lastError = String(settings.redactor.redact("\(error)").prefix(500))

@@ -140,11 +140,6 @@ public final class OceanIntegration: Sendable {
         }
     }
 
-    /// Whether some handler serves `kind`.
-    public func hasHandler(for kind: String) -> Bool {
-        registry.withLock { !($0.byKind[kind] ?? []).isEmpty || !$0.forAllKinds.isEmpty }
-    }
-
     /// Kinds with a handler of their own.
     public var kindsWithHandlers: [String] {
         registry.withLock { $0.byKind.keys.sorted() }
