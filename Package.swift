@@ -6,6 +6,9 @@ let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// swift-ocean runs on Linux: EventHTTP wakes its loops through an eventfd, the jq guard uses Linux
+// signals and threads (Glibc). SwiftPM has no platform entry for Linux; EventHTTP refuses to build
+// elsewhere with a message saying so.
 let package = Package(
     name: "swift-ocean",
     products: [

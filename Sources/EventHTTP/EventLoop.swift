@@ -3,10 +3,10 @@ import CLibevent
 import Logging
 import Metrics
 
-#if canImport(Glibc)
+#if os(Linux)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
+#else
+#error("swift-ocean runs on Linux: its event loops are woken through an eventfd")
 #endif
 
 /// What every loop of one server shares: immutable, so any thread may read it.

@@ -34,7 +34,7 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.write { db in try CatalogStore.migrate(db) }
+            try CatalogStore.migrator.migrate(pool)
         } catch {
             throw CatalogError("cannot open the catalog \(path): \(error)")
         }
@@ -67,7 +67,17 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         }
     }
 
-    private static func migrate(_ db: Database) throws {
+    /// The catalog's schema, one registered migration per change (GRDB records which ran). A new
+    /// column or table is a new migration appended here, never an edit of one that shipped.
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        // The schema as it stood when migrations were introduced; it also brings catalogs from
+        // before then (no migration table yet) up to it.
+        migrator.registerMigration("catalog-1", migrate: createInitialSchema)
+        return migrator
+    }
+
+    private static func createInitialSchema(_ db: Database) throws {
         // Catalogs from before ordering keys were stored get the column (existing rows: one key).
         if try db.tableExists("deliveries"), try !db.columns(in: "deliveries").contains(where: { $0.name == "ordering_key" }) {
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN ordering_key TEXT NOT NULL DEFAULT ''")

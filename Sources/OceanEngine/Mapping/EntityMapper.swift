@@ -127,13 +127,13 @@ public final class EntityMapper {
             var outcome = JQValue.emptyArray()
             do {
                 if let value = try program.first(input) {
-                    outcome.append(.number(0))
+                    outcome.append(ExpressionOutcome.value.value)
                     outcome.append(value)
                 } else {
-                    outcome.append(.number(2))
+                    outcome.append(ExpressionOutcome.noOutput.value)
                 }
             } catch {
-                outcome.append(.number(1))
+                outcome.append(ExpressionOutcome.error.value)
                 outcome.append(.string(error.message))
             }
             return outcome
@@ -144,16 +144,17 @@ public final class EntityMapper {
         }
         let selected = tagged(programs.selector, record.copy())
         var output = JQValue.emptyArray()
-        if selected[0].numberValue == 0, selected[1].isTrue {
+        let selectedOutcome = ExpressionOutcome(of: selected)
+        if selectedOutcome == .value, selected[1].isTrue {
             var fields = JQValue.emptyArray()
             for program in programs.fields { fields.append(tagged(program, record.copy())) }
-            output.append(.number(0))
+            output.append(MappingOutput.mapped.value)
             output.append(fields)
-        } else if selected[0].numberValue == 0, selected[1].boolValue == false {
-            output.append(.number(1))
+        } else if selectedOutcome == .value, selected[1].boolValue == false {
+            output.append(MappingOutput.filteredOut.value)
             output.append(.null)
         } else {
-            output.append(.number(2))
+            output.append(MappingOutput.selectorProblem.value)
             output.append(selected)
         }
         handle(output, resource: resource, recordIndex: recordIndex, into: &result)
@@ -191,7 +192,7 @@ public final class EntityMapper {
 
     /// An output of the fast program: `[0, entity]` or `[1, null]`, then the item index under itemsToParse.
     private func handleFast(_ output: consuming JQValue, resource: ResourcePlan, recordIndex: Int, into result: inout MappingResult) {
-        if output[0].numberValue == 0 {
+        if MappingOutput(of: output) == .mapped {
             let itemIndex = resource.itemsToParse == nil ? nil : output[2].numberValue.map { Int($0) }
             keep(output[1], resource: resource, recordIndex: recordIndex, itemIndex: itemIndex, into: &result)
         } else {
@@ -200,34 +201,34 @@ public final class EntityMapper {
     }
 
     private func handle(_ output: consuming JQValue, resource: ResourcePlan, recordIndex: Int, into result: inout MappingResult) {
-        let tag = Int(output[0].numberValue ?? -1)
+        let tag = MappingOutput(of: output)
         let itemIndex = resource.itemsToParse == nil ? nil : output[2].numberValue.map { Int($0) }
         switch tag {
-        case 0:
+        case .mapped:
             let fieldResults = output[1]
             assemble(fieldResults, resource: resource, recordIndex: recordIndex, itemIndex: itemIndex, into: &result)
-        case 1:
+        case .filteredOut:
             result.filteredOut += 1
-        case 2:
+        case .selectorProblem:
             result.failed += 1
             let selectorResult = output[1]
             let message: String
-            switch Int(selectorResult[0].numberValue ?? -1) {
-            case 0: message = "must give a boolean, got \(selectorResult[1].described)"
-            case 1: message = JQProgramMessages.text(selectorResult[1])
-            default: message = "gave no value (it must give a boolean)"
+            switch ExpressionOutcome(of: selectorResult) {
+            case .value: message = "must give a boolean, got \(selectorResult[1].described)"
+            case .error: message = JQProgramMessages.text(selectorResult[1])
+            case .noOutput, nil: message = "gave no value (it must give a boolean)"
             }
             result.report(problem(.selector, resource, recordIndex, itemIndex, "selector.query", message))
-        case 3:
+        case .itemsFailed:
             result.failed += 1
             let itemsResult = output[1]
-            let message = itemsResult[0].numberValue == 1 ? JQProgramMessages.text(itemsResult[1]) : "gave no value (it must give an array)"
+            let message = ExpressionOutcome(of: itemsResult) == .error ? JQProgramMessages.text(itemsResult[1]) : "gave no value (it must give an array)"
             result.report(problem(.itemsToParse, resource, recordIndex, nil, "port.itemsToParse", message))
-        case 4:
+        case .itemsNotArray:
             result.failed += 1
             let type = output[1].stringValue ?? "?"
             result.report(problem(.itemsToParse, resource, recordIndex, nil, "port.itemsToParse", "must give an array, got \(type)"))
-        default:
+        case nil:
             result.failed += 1
             result.report(problem(.invalidRecord, resource, recordIndex, itemIndex, nil, "unexpected mapping output \(output.jsonText().prefix(80))"))
         }
@@ -283,12 +284,12 @@ public final class EntityMapper {
         switch template {
         case .field(let index):
             let tagged = results[index]
-            switch Int(tagged[0].numberValue ?? -1) {
-            case 0:
+            switch ExpressionOutcome(of: tagged) {
+            case .value:
                 return tagged[1]
-            case 1:
+            case .error:
                 misconfigured.append((resource.fields[index].path, JQProgramMessages.text(tagged[1])))
-            default:
+            case .noOutput, nil:
                 misconfigured.append((resource.fields[index].path, "gave no value"))
             }
             return .null

@@ -176,12 +176,9 @@ struct ResourcePlan: Sendable {
         }
     }
 
-    /// One program per record. Every user expression runs inside `__ocean_f`, which gives
-    /// `[0, first output]`, `[1, error message]` or `[2]` (no output), so one failing field never
-    /// stops the others. Outputs: `[0, [field results...]]` mapped, `[1, null]` filtered out by the
-    /// selector, `[2, selector result]` selector problem, `[3, items result]` itemsToParse failed,
-    /// `[4, type name]` itemsToParse was not an array; with itemsToParse each output ends with the
-    /// item's index. (User text sits on lines of its own: a trailing `# comment` must not swallow
+    /// One program per record. Every user expression runs inside `__ocean_f`, which gives an
+    /// `ExpressionOutcome` (first output, error message, or none), so one failing field never stops
+    /// the others. Its outputs are `MappingOutput`s; with itemsToParse each ends with the item's index. (User text sits on lines of its own: a trailing `# comment` must not swallow
     /// the wrapper.)
     /// The fast path, run on every record. A field's first output is bound with `as` (jq binds
     /// lazily, and the caller takes only the first result, so later outputs are never computed); the
@@ -195,7 +192,7 @@ struct ResourcePlan: Sendable {
         for (index, field) in fields.enumerated() {
             text += "(\n\(field.source)\n) as $__ocean_v\(index) | "
         }
-        text += "[0, \(entityExpression(template))] elif $__ocean_s == false then [1, null] "
+        text += "[\(MappingOutput.mapped.jq), \(entityExpression(template))] elif $__ocean_s == false then [\(MappingOutput.filteredOut.jq), null] "
         text += #"else error("__ocean_selector") end; "#
         let one = #"(first(__ocean_fast) // error("__ocean_no_output"))"#
         guard let items = resource.itemsToParse else { return text + one }
@@ -227,15 +224,19 @@ struct ResourcePlan: Sendable {
 
     static func program(resource: ResourceConfig, fields: [(path: String, source: String)]) -> String {
         func wrapped(_ source: String) -> String { "__ocean_f(\n\(source)\n)" }
-        var text = #"def __ocean_f(f): [try (label $__ocean_out | f | [0, .], break $__ocean_out) catch [1, .]] | if length == 0 then [2] else .[0] end; "#
+        let (value, error, none) = (ExpressionOutcome.value.jq, ExpressionOutcome.error.jq, ExpressionOutcome.noOutput.jq)
+        var text = "def __ocean_f(f): [try (label $__ocean_out | f | [\(value), .], break $__ocean_out) catch [\(error), .]] | if length == 0 then [\(none)] else .[0] end; "
         text += "def __ocean_entity: [" + fields.map { wrapped($0.source) }.joined(separator: ", ") + "]; "
         text += "def __ocean_one: " + wrapped(resource.query)
-        text += #" as $__ocean_s | if $__ocean_s == [0, true] then [0, __ocean_entity] elif $__ocean_s[0] == 0 and ($__ocean_s[1] | type) == "boolean" then [1, null] else [2, $__ocean_s] end; "#
+        text += " as $__ocean_s | if $__ocean_s == [\(value), true] then [\(MappingOutput.mapped.jq), __ocean_entity] "
+        text += #"elif $__ocean_s[0] == \#(value) and ($__ocean_s[1] | type) == "boolean" then [\#(MappingOutput.filteredOut.jq), null] "#
+        text += "else [\(MappingOutput.selectorProblem.jq), $__ocean_s] end; "
         guard let items = resource.itemsToParse else { return text + "__ocean_one" }
         let name = JSON.string(resource.itemsToParseName).jsonText
         let base = itemsBase(resource, items)
         text += ". as $__ocean_raw | " + wrapped(items) + " as $__ocean_items | "
-        text += #"if $__ocean_items[0] != 0 then [3, $__ocean_items] elif ($__ocean_items[1] | type) != "array" then [4, ($__ocean_items[1] | type)] "#
+        text += "if $__ocean_items[0] != \(value) then [\(MappingOutput.itemsFailed.jq), $__ocean_items] "
+        text += #"elif ($__ocean_items[1] | type) != "array" then [\#(MappingOutput.itemsNotArray.jq), ($__ocean_items[1] | type)] "#
         text += "else \(base) as $__ocean_base | range(0; $__ocean_items[1] | length) as $__ocean_i "
         text += "| ($__ocean_base + {\(name): $__ocean_items[1][$__ocean_i]}) | __ocean_one + [$__ocean_i] end"
         return text

@@ -36,20 +36,20 @@ public actor WebhookDispatcher: Service {
         }
     }
 
-    private let integration: OceanIntegration
+    let integration: OceanIntegration
     private let integrationConfig: IntegrationConfig
-    private let mappingSource: any MappingSource
-    private let sink: any ReconcilingSink
-    private let store: any DeliveryStore
-    private let recentChanges: RecentChanges
-    private let pool: MappingPool
-    private let settings: Settings
-    private let logger: Logger
+    let mappingSource: any MappingSource
+    let sink: any ReconcilingSink
+    let store: any DeliveryStore
+    let recentChanges: RecentChanges
+    let pool: MappingPool
+    let settings: Settings
+    let logger: Logger
 
     /// The waiting deliveries (pending or failed) per ordering key, oldest first: the schedule is
     /// kept here so choosing the next delivery never scans the store; the store is for durability.
-    private var waiting: [String: [Waiting]] = [:]
-    private var queued = 0 {
+    var waiting: [String: [Waiting]] = [:]
+    var queued = 0 {
         didSet { settings.metrics.webhookQueueDepth(queued) }
     }
     /// Slots taken by deliveries being stored (they count against `maxQueued` before the write).
@@ -62,20 +62,20 @@ public actor WebhookDispatcher: Service {
     /// after is a sender's retry, and applying it once is the same as applying it twice.
     private var lastBodies: [String: (digest: Int, length: Int, id: String)] = [:]
     /// Deliveries being applied, and their ordering keys.
-    private var active: Set<String> = []
-    private var activeKeys: Set<String> = []
+    var active: Set<String> = []
+    var activeKeys: Set<String> = []
 
-    private struct Waiting {
+    struct Waiting {
         let id: String
         let acceptedAt: Date
         var nextAttemptAt: Date
     }
     /// Wakes `run()`: a delivery arrived or finished, or the service is stopping.
-    private let wakeup = Wakeup()
+    let wakeup = Wakeup()
     private var stopped = false
     private var isRunning = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
-    private let tallies = Locked(WebhookCounters())
+    let tallies = Locked(WebhookCounters())
     /// What was accepted, refused, applied.
     public nonisolated var counters: WebhookCounters { tallies.current }
 
@@ -288,167 +288,5 @@ public actor WebhookDispatcher: Service {
         tallies.withLock { $0.rejected[code.description, default: 0] += 1 }
         settings.metrics.webhook("rejected_" + code.description)
         return WebhookError(code, message)
-    }
-
-    // MARK: Applying
-
-    private func wakeUp() {
-        wakeup.signal()
-    }
-
-    /// Takes the due deliveries whose key is free, oldest first. Only the oldest delivery of a key
-    /// can start, so a key whose oldest delivery waits for a retry holds the others back (order per
-    /// key), while a long backlog of one key never holds back the other keys.
-    private func takeDue() -> [(id: String, key: String)] {
-        guard active.count < settings.concurrency else { return [] }
-        let now = Date()
-        let heads = waiting.compactMap { key, deliveries -> (key: String, head: Waiting)? in
-            guard let head = deliveries.first, !activeKeys.contains(key), head.nextAttemptAt <= now else { return nil }
-            return (key, head)
-        }.sorted { $0.head.acceptedAt < $1.head.acceptedAt }
-        var taken: [(id: String, key: String)] = []
-        for (key, head) in heads {
-            guard active.count < settings.concurrency else { break }
-            activeKeys.insert(key)
-            active.insert(head.id)
-            taken.append((head.id, key))
-        }
-        return taken
-    }
-
-    /// When the earliest retry of a free key comes due (nil when none waits for one).
-    private func nextRetryDue() -> Date? {
-        guard active.count < settings.concurrency else { return nil }
-        return waiting.compactMap { key, deliveries -> Date? in
-            guard let head = deliveries.first, !activeKeys.contains(key) else { return nil }
-            return head.nextAttemptAt
-        }.min()
-    }
-
-    private func process(id: String, key: String) async {
-        let stored: Delivery?
-        do {
-            stored = try await store.delivery(id)
-        } catch {
-            logger.error("reading a webhook delivery failed", metadata: ["webhook.delivery": "\(id)", "error": "\(error)"])
-            active.remove(id)
-            activeKeys.remove(key)
-            return
-        }
-        guard var delivery = stored else {
-            // Pruned or gone: nothing to apply.
-            finishHead(key: key, id: id, nextAttemptAt: nil)
-            active.remove(id)
-            activeKeys.remove(key)
-            return
-        }
-        delivery.attempts += 1
-        do {
-            try await apply(delivery)
-            delivery.status = .done
-            delivery.appliedAt = Date()
-            delivery.lastError = nil
-            tallies.withLock { $0.processed += 1 }
-            let latency = delivery.appliedAt!.timeIntervalSince(delivery.acceptedAt)
-            settings.metrics.webhookApplied(after: .microseconds(Int64(latency * 1_000_000)))
-        } catch {
-            let policy = integration.webhookProcessors(for: delivery.path).first?.retryPolicy ?? WebhookRetryPolicy()
-            delivery.lastError = String(settings.redactor.redact("\(error)").prefix(500))
-            if delivery.attempts >= policy.maxAttempts {
-                delivery.status = .dead
-                tallies.withLock { $0.dead += 1 }
-                settings.metrics.webhook("dead")
-                logger.warning("webhook delivery is dead", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
-            } else {
-                delivery.status = .failed
-                delivery.nextAttemptAt = Date().addingTimeInterval(Double(policy.delay(afterAttempt: delivery.attempts) / .milliseconds(1)) / 1000)
-                tallies.withLock { $0.retried += 1 }
-                settings.metrics.webhook("retried")
-            }
-        }
-        do {
-            try await store.update(delivery)
-            if delivery.status == .done && counters.processed % 500 == 0 {
-                try await store.prune(keepFinished: settings.keepFinished)
-            }
-        } catch {
-            logger.error("recording a webhook delivery failed", metadata: ["webhook.delivery": "\(delivery.id)", "error": "\(error)"])
-        }
-        finishHead(key: key, id: id, nextAttemptAt: delivery.status == .failed ? delivery.nextAttemptAt : nil)
-        active.remove(id)
-        activeKeys.remove(key)
-        wakeUp()
-    }
-
-    /// Done or dead: the key's next delivery moves up. Failed: the head waits until `nextAttemptAt`.
-    private func finishHead(key: String, id: String, nextAttemptAt: Date?) {
-        guard var deliveries = waiting[key], let index = deliveries.firstIndex(where: { $0.id == id }) else { return }
-        if let nextAttemptAt {
-            deliveries[index].nextAttemptAt = nextAttemptAt
-        } else {
-            deliveries.remove(at: index)
-            queued -= 1
-        }
-        waiting[key] = deliveries.isEmpty ? nil : deliveries
-    }
-
-    /// Runs the processors for the delivery and writes their results through the kinds' mappings.
-    private func apply(_ delivery: Delivery) async throws {
-        let payload = try JSONDecoder().decode(JSON.self, from: Data(delivery.body))
-        let event = WebhookEvent(path: delivery.path, headers: delivery.headers, rawBody: delivery.body, payload: payload)
-        let mapping = try await mappingSource.currentMapping()
-        let (plan, issues) = await pool.plan(for: mapping)
-        guard issues.isEmpty else {
-            throw WebhookError(.invalidPayload, "the mapping is invalid: \(issues.map(\.description).joined(separator: "; "))")
-        }
-        for processor in integration.webhookProcessors(for: delivery.path) where processor.shouldProcess(event) {
-            for kind in processor.matchingKinds(event) {
-                for (index, resource) in mapping.resources(ofKind: kind) {
-                    let results = try await processor.handle(event, resource: resource)
-                    try await write(results, resourceIndex: index, mapping: mapping, plan: plan, delivery: delivery)
-                }
-            }
-        }
-    }
-
-    private func write(_ results: WebhookResults, resourceIndex: Int, mapping: PortAppConfig, plan: MappingPlan, delivery: Delivery) async throws {
-        // Updated records that pass the selector are upserted; the entities of those that do not, and
-        // of deleted records, are deleted.
-        let selected = await pool.map(results.updated.recordBatch(), plan: plan, resources: [resourceIndex])
-        let everything = await pool.map((results.updated + results.deleted).recordBatch(), plan: plan, resources: [resourceIndex],
-                                        selectors: .ignore)
-        if selected.failed > 0 || everything.failed > 0 {
-            let problem = (selected.problems + everything.problems).first.map(\.description) ?? "a record could not be mapped"
-            throw WebhookError(.invalidPayload, "mapping the delivery's records failed: \(problem)")
-        }
-        let upserting = Set(selected.entities.map { MappedKey($0.blueprint, $0.identifier) })
-        let deleting = everything.entities.filter { !upserting.contains(MappedKey($0.blueprint, $0.identifier)) }
-        // Marked before the write: a running resync leaves these alone from now on, and a resync
-        // write already under way on them finishes first (ours lands after it).
-        await recentChanges.markChanging((selected.entities + deleting).map { (blueprint: $0.blueprint, identifier: $0.identifier) }, at: Date())
-        if !selected.entities.isEmpty {
-            let options = UpsertOptions(merge: mapping.enableMergeEntity, createMissingRelatedEntities: mapping.createMissingRelatedEntities,
-                                        integrationIdentifier: settings.integrationIdentifier, jobID: "webhook:\(delivery.id)",
-                                        tracksWrites: false)
-            let outcome = try await sink.upsert(selected.entities, options: options)
-            if let failure = outcome.failures.first {
-                throw WebhookError(.invalidPayload, "the destination refused \(failure.identifier): \(failure.message)")
-            }
-        }
-        var byBlueprint: [String: [String]] = [:]
-        for entity in deleting { byBlueprint[entity.blueprint, default: []].append(entity.identifier) }
-        for (blueprint, identifiers) in byBlueprint {
-            _ = try await sink.delete(blueprint: blueprint, identifiers: identifiers, integration: settings.integrationIdentifier,
-                                      deleteDependents: mapping.deleteDependentEntities)
-        }
-    }
-
-    private struct MappedKey: Hashable {
-        let blueprint: String
-        let identifier: String
-        init(_ blueprint: String, _ identifier: String) {
-            self.blueprint = blueprint
-            self.identifier = identifier
-        }
     }
 }
