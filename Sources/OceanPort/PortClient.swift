@@ -142,20 +142,20 @@ public final class PortClient: Sendable {
     }
 
     private func requestToken() async throws -> (value: String, expires: ContinuousClock.Instant) {
-        let body = try JSONSerialization.data(withJSONObject: ["clientId": settings.clientID, "clientSecret": settings.clientSecret])
+        let body = try JSONEncoder().encode(PortPayloads.TokenRequest(clientId: settings.clientID, clientSecret: settings.clientSecret))
         let response = try await http.send(OutgoingRequest(
             method: "POST", url: url("/v1/auth/access_token", query: []),
             headers: [("Content-Type", "application/json"), ("User-Agent", settings.userAgent)], body: Array(body)))
         guard response.isSuccess else {
             throw PortError(status: response.status, message: "Port refused the credentials (OCEAN__PORT__CLIENT_ID / OCEAN__PORT__CLIENT_SECRET): \(response.status) \(Self.portMessage(response.body))")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any],
-              let accessToken = object["accessToken"] as? String, !accessToken.isEmpty
+        guard let token = try? JSONDecoder().decode(PortPayloads.TokenResponse.self, from: Data(response.body)),
+              let accessToken = token.accessToken, !accessToken.isEmpty
         else {
             throw PortError(status: response.status, message: "Port's token response has no accessToken")
         }
-        let type = object["tokenType"] as? String ?? "Bearer"
-        let lifetime = (object["expiresIn"] as? Double) ?? 3600
+        let type = token.tokenType ?? "Bearer"
+        let lifetime = token.expiresIn ?? 3600
         // Renew a minute early (or at half-life for short tokens) so no call goes out with a dying token.
         let margin = min(60, lifetime / 2)
         // A Port or proxy that echoes the Authorization header must not put the live token into a
@@ -173,9 +173,9 @@ public final class PortClient: Sendable {
 
     /// Port's `message` (or `error`) from an error body, shortened.
     static func portMessage(_ body: [UInt8]) -> String {
-        if let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] {
-            if let message = object["message"] as? String { return String(message.prefix(300)) }
-            if let error = object["error"] as? String { return String(error.prefix(300)) }
+        if let error = try? JSONDecoder().decode(PortPayloads.ErrorBody.self, from: Data(body)) {
+            if let message = error.message?.stringValue { return String(message.prefix(300)) }
+            if let text = error.error?.stringValue { return String(text.prefix(300)) }
         }
         return String(decoding: body.prefix(200), as: UTF8.self)
     }

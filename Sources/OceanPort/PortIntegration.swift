@@ -25,27 +25,22 @@ public final class PortIntegration: MappingSource, ResyncStateReporter, Sendable
         let response = try await client.call("GET", path)
         let settings = client.settings
         if response.status == 404 {
-            var integration: [String: Any] = [
-                "installationId": settings.integrationIdentifier, "installationAppType": settings.integrationType,
-                "version": settings.integrationVersion,
-            ]
-            if let text = defaultMappingText, let config = try? JSON.parseYAML(text) {
-                integration["config"] = try JSONSerialization.jsonObject(with: Data(config.jsonText.utf8))
-            }
-            _ = try await client.callExpectingSuccess("POST", "/v1/integration", body: Array(try JSONSerialization.data(withJSONObject: integration)))
+            let integration = PortPayloads.IntegrationCreate(
+                installationId: settings.integrationIdentifier, installationAppType: settings.integrationType,
+                version: settings.integrationVersion, config: defaultMappingText.flatMap { try? JSON.parseYAML($0) })
+            _ = try await client.callExpectingSuccess("POST", "/v1/integration", body: Array(try JSONEncoder().encode(integration)))
             logger.info("integration created in Port", metadata: ["integration.identifier": "\(settings.integrationIdentifier)"])
             return
         }
         guard response.isSuccess else {
             throw PortError(status: response.status, message: "Port answered \(response.status) to GET \(path): \(PortClient.portMessage(response.body))")
         }
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        let existing = object?["integration"] as? [String: Any] ?? [:]
-        var changes: [String: Any] = [:]
-        if existing["version"] as? String != settings.integrationVersion { changes["version"] = settings.integrationVersion }
-        if existing["installationAppType"] as? String != settings.integrationType { changes["installationAppType"] = settings.integrationType }
+        let existing = (try? JSONDecoder().decode(PortPayloads.IntegrationEnvelope.self, from: Data(response.body)))?.integration
+        var changes = PortPayloads.IntegrationChanges()
+        if existing?.version?.stringValue != settings.integrationVersion { changes.version = settings.integrationVersion }
+        if existing?.installationAppType?.stringValue != settings.integrationType { changes.installationAppType = settings.integrationType }
         if !changes.isEmpty {
-            _ = try await client.callExpectingSuccess("PATCH", path, body: Array(try JSONSerialization.data(withJSONObject: changes)))
+            _ = try await client.callExpectingSuccess("PATCH", path, body: Array(try JSONEncoder().encode(changes)))
         }
     }
 
@@ -69,7 +64,7 @@ public final class PortIntegration: MappingSource, ResyncStateReporter, Sendable
     }
 
     public func jobStarted(_ job: Job) async {
-        await report(["status": "running", "lastResyncStart": Self.timestamp(job.startedAt ?? Date())])
+        await report(PortPayloads.ResyncState(status: "running", lastResyncStart: Self.timestamp(job.startedAt ?? Date())))
     }
 
     public func jobFinished(_ job: Job) async {
@@ -78,18 +73,18 @@ public final class PortIntegration: MappingSource, ResyncStateReporter, Sendable
         case .cancelled: "aborted"
         default: "failed"
         }
-        var state: [String: Any] = ["status": status, "lastResyncEnd": Self.timestamp(job.finishedAt ?? Date())]
+        var state = PortPayloads.ResyncState(status: status, lastResyncEnd: Self.timestamp(job.finishedAt ?? Date()))
         if let interval {
-            state["intervalInMinuets"] = Int(interval / .seconds(60))
-            state["nextResync"] = Self.timestamp(Date().addingTimeInterval(Double(interval / .seconds(1))))
+            state.intervalInMinuets = Int(interval / .seconds(60))
+            state.nextResync = Self.timestamp(Date().addingTimeInterval(Double(interval / .seconds(1))))
         }
         await report(state)
     }
 
     /// Reporting is best effort: a failure is logged, never fails the job.
-    private func report(_ state: [String: Any]) async {
+    private func report(_ state: PortPayloads.ResyncState) async {
         do {
-            let body = try JSONSerialization.data(withJSONObject: state)
+            let body = try JSONEncoder().encode(state)
             _ = try await client.callExpectingSuccess("PATCH", path + "/resync-state", body: Array(body))
         } catch {
             logger.warning("reporting the resync state to Port failed", metadata: ["error": "\(error)"])

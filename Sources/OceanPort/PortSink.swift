@@ -95,22 +95,22 @@ public final class PortSink: ReconcilingSink, Sendable {
         let response = try await client.call("POST", "/v1/blueprints/\(Self.escape(blueprint))/entities/bulk", query: query, body: body)
         switch response.status {
         case 200..<300:
-            let parsed = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+            let parsed = try? JSONDecoder().decode(PortPayloads.BulkUpsertResponse.self, from: Data(response.body))
             let identifiers = Array(entities.map(\.identifier))
             var failedIndexes = Set<Int>()
-            for error in parsed["errors"] as? [[String: Any]] ?? [] {
-                let index = error["index"] as? Int ?? -1
+            for error in parsed?.errors ?? [] {
+                let index = error.index ?? -1
                 failedIndexes.insert(index)
-                let identifier = error["identifier"] as? String ?? (identifiers.indices.contains(index) ? identifiers[index] : "?")
-                let message = [error["statusCode"].map { "\($0)" }, error["error"] as? String, error["message"] as? String]
+                let identifier = error.identifier?.stringValue ?? (identifiers.indices.contains(index) ? identifiers[index] : "?")
+                let message = [error.statusCode?.messageText, error.error?.messageText, error.message?.messageText]
                     .compactMap { $0 }.joined(separator: " ")
                 result.failures.append(UpsertFailure(blueprint: blueprint, identifier: identifier, message: "Port refused it: \(message)"))
             }
-            if let listed = parsed["entities"] as? [[String: Any]] {
+            if let listed = parsed?.entities {
                 for entry in listed {
-                    if let index = entry["index"] as? Int, identifiers.indices.contains(index) {
+                    if let index = entry.index, identifiers.indices.contains(index) {
                         if !failedIndexes.contains(index) { result.written.append(identifiers[index]) }
-                    } else if let identifier = entry["identifier"] as? String {
+                    } else if let identifier = entry.identifier?.stringValue {
                         result.written.append(identifier)
                     }
                 }
@@ -166,22 +166,19 @@ public final class PortSink: ReconcilingSink, Sendable {
         let client = self.client
         let settings = client.settings
         return client.http.paginate { cursor in
-            var request: [String: Any] = [
-                "datasource_prefix": "port-ocean/\(settings.integrationType)/",
-                "datasource_suffix": "/\(settings.integrationIdentifier)/exporter",
-                "limit": Self.ownedPageSize,
-            ]
-            if let cursor { request["from"] = cursor }
-            let body = try JSONSerialization.data(withJSONObject: request)
-            let response = try await client.callExpectingSuccess("POST", "/v1/blueprints/entities/datasource-entities", body: Array(body))
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] else {
+            let request = PortPayloads.DatasourceRequest(
+                datasourcePrefix: "port-ocean/\(settings.integrationType)/",
+                datasourceSuffix: "/\(settings.integrationIdentifier)/exporter", limit: Self.ownedPageSize, from: cursor)
+            let response = try await client.callExpectingSuccess(
+                "POST", "/v1/blueprints/entities/datasource-entities", body: Array(try JSONEncoder().encode(request)))
+            guard let answer = try? JSONDecoder().decode(PortPayloads.DatasourceResponse.self, from: Data(response.body)) else {
                 throw PortError(status: response.status, message: "Port's datasource-entities answer is not JSON")
             }
-            let page = (object["entities"] as? [[String: Any]] ?? []).compactMap { entity -> OwnedEntity? in
-                guard let blueprint = entity["blueprint"] as? String, let identifier = entity["identifier"] as? String else { return nil }
+            let page = (answer.entities ?? []).compactMap { entity -> OwnedEntity? in
+                guard let blueprint = entity.blueprint?.stringValue, let identifier = entity.identifier?.stringValue else { return nil }
                 return OwnedEntity(blueprint: blueprint, identifier: identifier)
             }
-            return (page, object["next"] as? String)
+            return (page, answer.next)
         }
     }
 
@@ -215,12 +212,12 @@ public final class PortSink: ReconcilingSink, Sendable {
         while start < identifiers.count {
             let batch = Array(identifiers[start..<min(identifiers.count, start + Self.maxDeletesPerRequest)])
             start += batch.count
-            let body = try JSONSerialization.data(withJSONObject: ["entities": batch])
+            let body = try JSONEncoder().encode(PortPayloads.BulkDelete(entities: batch))
             let response = try await client.callExpectingSuccess(
                 "POST", "/v1/blueprints/\(Self.escape(blueprint))/bulk/entities/delete",
                 query: [("delete_dependents", deleteDependents ? "true" : "false")], body: Array(body))
-            let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-            deleted += (object?["deletedEntities"] as? [Any])?.count ?? batch.count
+            let answer = try? JSONDecoder().decode(PortPayloads.BulkDeleteResponse.self, from: Data(response.body))
+            deleted += answer?.deletedEntities?.count ?? batch.count
         }
         return deleted
     }

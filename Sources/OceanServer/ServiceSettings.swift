@@ -113,161 +113,91 @@ public struct ServiceSettings: Sendable {
     public static func load(
         from environment: SettingsSources, integrations: IntegrationChoice
     ) throws(SettingErrors) -> ServiceSettings {
+        let reader = SettingsReader(environment)
         var settings = ServiceSettings()
-        var errors: [SettingError] = []
-        func read<Value>(_ body: () throws(SettingError) -> Value?) -> Value? {
-            do { return try body() } catch { errors.append(error); return nil }
-        }
-        /// A whole number within `range`, nil when unset or bad (then the problem is recorded).
-        func integer(_ name: String, in range: ClosedRange<Int>) -> Int? {
-            guard let value = read({ () throws(SettingError) in try environment.integer(name) }) else { return nil }
-            guard range.contains(value) else {
-                errors.append(SettingError(environment.label(name), "must be from \(range.lowerBound) to \(range.upperBound), got \(value)"))
-                return nil
-            }
-            return value
-        }
-        settings.http.host = environment["APPLICATION__HOST"] ?? settings.http.host
-        if let port = integer("APPLICATION__PORT", in: 0...65535) {
-            settings.http.port = port
-        }
-        if let loops = integer("OCEAN__HTTP__EVENT_LOOPS", in: 1...64) {
-            settings.http.eventLoops = loops
-        }
-        if let size = integer("OCEAN__HTTP__MAX_BODY_SIZE", in: 1...(1 << 30)) {
-            settings.http.maxBodySize = size
-        }
-        if let size = integer("OCEAN__HTTP__MAX_HEADERS_SIZE", in: 1024...(1 << 20)) {
-            settings.http.maxHeadersSize = size
-        }
-        if let seconds = integer("OCEAN__HTTP__TIMEOUT_SECONDS", in: 1...3600) {
-            settings.http.connectionTimeoutSeconds = seconds
-        }
-        if let seconds = integer("OCEAN__HTTP__SHUTDOWN_GRACE_SECONDS", in: 0...3600) {
-            settings.http.shutdownGracePeriod = .seconds(seconds)
-        }
-        if let seconds = integer("OCEAN__HTTP__HEADER_TIMEOUT_SECONDS", in: 1...600) {
-            settings.http.headerTimeout = .seconds(seconds)
-        }
-        if let seconds = integer("OCEAN__HTTP__BODY_TIMEOUT_SECONDS", in: 1...3600) {
-            settings.http.bodyTimeout = .seconds(seconds)
-        }
-        if let count = integer("OCEAN__HTTP__MAX_CONNECTIONS", in: 1...1_000_000) {
-            settings.http.maxConnections = count
-        }
-        if let bytes = integer("OCEAN__HTTP__MAX_BUFFERED_BODY_BYTES", in: (1 << 20)...(16 << 30)) {
-            settings.http.maxBufferedBodyBytes = bytes
-        }
-        if let token = environment["OCEAN__HTTP__API_TOKEN"] {
-            if token.count < 16 {
-                errors.append(SettingError(environment.label("OCEAN__HTTP__API_TOKEN"), "must be at least 16 characters"))
-            } else {
-                settings.apiToken = token
-                settings.secrets.append(token)
-            }
-        }
-        if let level = read({ () throws(SettingError) in try environment.logLevel("APPLICATION__LOG_LEVEL") }) {
-            settings.logLevel = level
-        }
-        if let text = environment["APPLICATION__LOG_FORMAT"] {
-            if let format = LogFormat(rawValue: text.trimmingWhitespace().lowercased()) {
-                settings.logFormat = format
-            } else {
-                errors.append(SettingError(environment.label("APPLICATION__LOG_FORMAT"), "must be auto, json or text, got \"\(text.prefix(40))\""))
-            }
-        }
-        if let fixed = integrations.fixed {
-            settings.integrationType = fixed.type
-        } else if let type = environment["OCEAN__INTEGRATION__TYPE"] {
-            settings.integrationType = type
-        } else if let first = integrations.types.first {
-            settings.integrationType = first
-        }
-        settings.integrationIdentifier = environment["OCEAN__INTEGRATION__IDENTIFIER"] ?? settings.integrationType
-        if !settings.integrationIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
-            errors.append(SettingError(environment.label("OCEAN__INTEGRATION__IDENTIFIER"), "may hold only letters, digits, - and _, got \"\(settings.integrationIdentifier.prefix(60))\""))
-        }
-        settings.resolveIntegrationConfig(
-            from: environment, integration: integrations.integration(type: settings.integrationType),
-            unknownType: integrations.unknownTypeMessage(settings.integrationType), errors: &errors)
-        settings.mappingPath = environment["OCEAN__MAPPING__PATH"]
-        settings.catalogPath = environment["OCEAN__CATALOG__PATH"] ?? settings.catalogPath
-        if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__RESYNC_ON_START") }) {
-            settings.resyncOnStart = flag
-        }
-        settings.scheduledResyncInterval = integer("OCEAN__SCHEDULED_RESYNC_INTERVAL", in: 0...525_600)
-            .flatMap { $0 == 0 ? nil : .seconds($0 * 60) }
-        if let text = environment["OCEAN__EVENT_LISTENER__TYPE"] {
-            if let type = EventListenerType(rawValue: text.uppercased()) {
-                settings.eventListener = type
-            } else {
-                let known = EventListenerType.allCases.map(\.rawValue).joined(separator: ", ")
-                errors.append(SettingError(environment.label("OCEAN__EVENT_LISTENER__TYPE"), "must be one of \(known), got \"\(text.prefix(40))\""))
-            }
-        }
-        if let value = integer("OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES", in: 1...64) {
-            settings.maxConcurrentResources = value
-        } else if let value = integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", in: 1...64) {
-            // The name it had before: it bounds resources (several may share a kind), not kinds.
-            settings.maxConcurrentResources = value
-            settings.warnings.append("OCEAN__RESYNC__MAX_CONCURRENT_KINDS is now OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES")
-        }
-        if let value = integer("OCEAN__RESYNC__MAPPING_WORKERS", in: 1...256) {
-            settings.mappingWorkers = value
-        }
-        if let value = integer("OCEAN__RESYNC__JQ_TIME_LIMIT_MS", in: 10...600_000) {
-            settings.jqTimeLimit = .milliseconds(value)
-        }
-        if let value = integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) {
-            settings.jobHistoryLimit = value
-        }
-        if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__METRICS__ENABLED") }) {
-            settings.metricsEnabled = flag
-        }
-        if let flag = read({ () throws(SettingError) in try environment.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") }) {
-            settings.allowEnvironmentInJQ = flag
-        }
-        settings.baseURL = environment["OCEAN__BASE_URL"]
-        if let value = integer("OCEAN__WEBHOOK__MAX_BODY_SIZE", in: 1024...(256 << 20)) {
-            settings.webhookMaxBodySize = value
-        }
-        if let value = integer("OCEAN__WEBHOOK__MAX_QUEUED", in: 1...10_000_000) {
-            settings.webhookMaxQueued = value
-        }
-        switch (environment["OCEAN__PORT__CLIENT_ID"], environment["OCEAN__PORT__CLIENT_SECRET"]) {
-        case (let id?, let secret?):
-            var port = PortDestination(clientID: id, clientSecret: secret)
-            if let url = environment["OCEAN__PORT__BASE_URL"] {
-                if url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 {
-                    port.baseURL = url
-                } else {
-                    errors.append(SettingError(environment.label("OCEAN__PORT__BASE_URL"), "must be an http:// or https:// URL, got \"\(url.prefix(60))\""))
-                }
-            }
-            if let value = integer("OCEAN__PORT__MAX_CONCURRENT_REQUESTS", in: 1...256) {
-                port.maxConcurrentRequests = value
-            }
-            if let seconds = integer("OCEAN__PORT__TIMEOUT_SECONDS", in: 1...600) {
-                port.timeout = .seconds(seconds)
-            }
-            settings.port = port
-            settings.secrets.append(secret)
-        case (nil, nil):
-            break
-        case (nil, _):
-            errors.append(SettingError(environment.label("OCEAN__PORT__CLIENT_ID"), "is required when OCEAN__PORT__CLIENT_SECRET is set"))
-        case (_, nil):
-            errors.append(SettingError(environment.label("OCEAN__PORT__CLIENT_SECRET"), "is required when OCEAN__PORT__CLIENT_ID is set"))
-        }
+        settings.http = HTTPServerConfiguration(reader: reader)
+        settings.port = PortDestination(reader: reader)
+        settings.readService(reader)
+        settings.readIntegration(reader, integrations: integrations)
+        settings.secrets += reader.secrets
+        settings.warnings += reader.warnings
         for key in environment.unreadFileKeys {
             settings.warnings.append("\(key) is not a setting swift-ocean reads")
         }
-        guard errors.isEmpty else {
+        guard reader.errors.isEmpty else {
             // A secret pasted into the wrong setting must not be quoted back.
             let redactor = SecretRedactor(settings.secrets + environment.secretValues)
-            throw SettingErrors(errors.map { SettingError($0.name, redactor.redact($0.message)) })
+            throw SettingErrors(reader.errors.map { SettingError($0.name, redactor.redact($0.message)) })
         }
         return settings
+    }
+
+    /// The service's own settings: the API token, logging, resyncs, jobs, metrics, webhooks.
+    private mutating func readService(_ reader: SettingsReader) {
+        if let token = reader["OCEAN__HTTP__API_TOKEN"] {
+            if token.count < 16 {
+                reader.fail("OCEAN__HTTP__API_TOKEN", "must be at least 16 characters")
+            } else {
+                apiToken = token
+                reader.secrets.append(token)
+            }
+        }
+        logLevel = reader.logLevel("APPLICATION__LOG_LEVEL") ?? logLevel
+        if let text = reader["APPLICATION__LOG_FORMAT"] {
+            if let format = LogFormat(rawValue: text.trimmingWhitespace().lowercased()) {
+                logFormat = format
+            } else {
+                reader.fail("APPLICATION__LOG_FORMAT", "must be auto, json or text, got \"\(text.prefix(40))\"")
+            }
+        }
+        mappingPath = reader["OCEAN__MAPPING__PATH"]
+        catalogPath = reader["OCEAN__CATALOG__PATH"] ?? catalogPath
+        resyncOnStart = reader.bool("OCEAN__RESYNC_ON_START") ?? resyncOnStart
+        scheduledResyncInterval = reader.integer("OCEAN__SCHEDULED_RESYNC_INTERVAL", in: 0...525_600)
+            .flatMap { $0 == 0 ? nil : .seconds($0 * 60) }
+        if let text = reader["OCEAN__EVENT_LISTENER__TYPE"] {
+            if let type = EventListenerType(rawValue: text.uppercased()) {
+                eventListener = type
+            } else {
+                let known = EventListenerType.allCases.map(\.rawValue).joined(separator: ", ")
+                reader.fail("OCEAN__EVENT_LISTENER__TYPE", "must be one of \(known), got \"\(text.prefix(40))\"")
+            }
+        }
+        if let value = reader.integer("OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES", in: 1...64) {
+            maxConcurrentResources = value
+        } else if let value = reader.integer("OCEAN__RESYNC__MAX_CONCURRENT_KINDS", in: 1...64) {
+            // The name it had before: it bounds resources (several may share a kind), not kinds.
+            maxConcurrentResources = value
+            reader.warnings.append("OCEAN__RESYNC__MAX_CONCURRENT_KINDS is now OCEAN__RESYNC__MAX_CONCURRENT_RESOURCES")
+        }
+        mappingWorkers = reader.integer("OCEAN__RESYNC__MAPPING_WORKERS", in: 1...256) ?? mappingWorkers
+        jqTimeLimit = reader.integer("OCEAN__RESYNC__JQ_TIME_LIMIT_MS", in: 10...600_000).map { .milliseconds($0) } ?? jqTimeLimit
+        jobHistoryLimit = reader.integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) ?? jobHistoryLimit
+        metricsEnabled = reader.bool("OCEAN__METRICS__ENABLED") ?? metricsEnabled
+        allowEnvironmentInJQ = reader.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") ?? allowEnvironmentInJQ
+        baseURL = reader["OCEAN__BASE_URL"]
+        webhookMaxBodySize = reader.integer("OCEAN__WEBHOOK__MAX_BODY_SIZE", in: 1024...(256 << 20)) ?? webhookMaxBodySize
+        webhookMaxQueued = reader.integer("OCEAN__WEBHOOK__MAX_QUEUED", in: 1...10_000_000) ?? webhookMaxQueued
+    }
+
+    /// Which integration runs, under which identifier, with which settings.
+    private mutating func readIntegration(_ reader: SettingsReader, integrations: IntegrationChoice) {
+        if let fixed = integrations.fixed {
+            integrationType = fixed.type
+        } else if let type = reader["OCEAN__INTEGRATION__TYPE"] {
+            integrationType = type
+        } else if let first = integrations.types.first {
+            integrationType = first
+        }
+        integrationIdentifier = reader["OCEAN__INTEGRATION__IDENTIFIER"] ?? integrationType
+        if !integrationIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            reader.fail("OCEAN__INTEGRATION__IDENTIFIER", "may hold only letters, digits, - and _, got \"\(integrationIdentifier.prefix(60))\"")
+        }
+        var errors: [SettingError] = []
+        resolveIntegrationConfig(
+            from: reader.sources, integration: integrations.integration(type: integrationType),
+            unknownType: integrations.unknownTypeMessage(integrationType), errors: &errors)
+        for error in errors { reader.record(error) }
     }
 
     /// The integration's settings: given ones checked against its spec, defaults filled in.
