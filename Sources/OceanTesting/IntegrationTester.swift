@@ -177,6 +177,11 @@ public final class IntegrationTester: Sendable {
         }
     }
 
+    /// A tester dropped without `close()` still stops its engine (its catalog folder stays).
+    deinit {
+        running.cancel()
+    }
+
     /// Stops the engine and removes the temporary catalog.
     public func close() async {
         running.cancel()

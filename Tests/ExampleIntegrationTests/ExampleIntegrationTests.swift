@@ -153,6 +153,7 @@ struct ExampleIntegrationTests {
         for integration in [JiraIntegration.make(), OctopusIntegration.make()] {
             let spec = try IntegrationSpec.parse(try #require(integration.spec))
             #expect(spec.type == integration.type)
+            #expect(spec.resolve([:]).problems.count == 2 + (integration.type == "jira" ? 1 : 0))
             do {
                 _ = try await IntegrationTester(integration)
                 Issue.record("started without its required settings")
