@@ -146,6 +146,23 @@ struct ReconciliationTests {
         #expect(try await catalog.entityCount(blueprint: "a") == 4)
     }
 
+    @Test("an empty mapping is a job that succeeds with nothing to do and deletes nothing")
+    func emptyMapping() async throws {
+        let catalog = try temporaryCatalog()
+        let source = Source(["a": 3])
+        let first = makeCoordinator(source.integration(), mapping: try simpleMapping(kinds: ["a"]), catalog: catalog)
+        try await first.start()
+        #expect(try await run(first).status == .succeeded)
+        await first.shutdown()
+        let empty = makeCoordinator(source.integration(), mapping: try PortAppConfig.parse("resources: []").config, catalog: catalog)
+        try await empty.start()
+        let job = try await run(empty)
+        #expect(job.status == .succeeded, "\(job)")
+        #expect(job.progress.isEmpty && job.reconciliation.isEmpty && job.error == nil)
+        #expect(try await catalog.entityCount(blueprint: "a") == 3)
+        await empty.shutdown()
+    }
+
     static func mappingText(_ kinds: [String], blueprint: String? = nil) -> String {
         "resources:\n" + kinds.map { kind in
             "  - kind: \(kind)\n    selector: {query: 'true'}\n    port: {entity: {mappings: {identifier: .id, blueprint: '\"\(blueprint ?? kind)\"'}}}\n"

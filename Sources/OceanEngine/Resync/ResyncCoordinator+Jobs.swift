@@ -102,7 +102,13 @@ extension ResyncCoordinator {
             job.progress = selected.map { ResourceProgress(kind: $0.resource.kind, resourceIndex: $0.index) }
         }
         guard !selected.isEmpty else {
-            update(id) { $0.error = job.allKinds ? "the mapping has no resources" : "the mapping has no resource of kind \"\(job.kinds.first ?? "")\"" }
+            // An empty mapping (`resources: []`) asks for nothing: the job succeeds, and with no
+            // resource run no blueprint is reconciled, so nothing is deleted.
+            if job.allKinds {
+                logger.info("the mapping has no resources: nothing to do")
+            } else {
+                update(id) { $0.error = "the mapping has no resource of kind \"\(job.kinds.first ?? "")\"" }
+            }
             return
         }
 
