@@ -23,7 +23,7 @@ public struct PortSettings: Sendable {
 
     public init(
         clientID: String, clientSecret: String, baseURL: String = "https://api.getport.io", integrationType: String,
-        integrationIdentifier: String, integrationVersion: String = "0.1.0", maxConcurrentRequests: Int = 8,
+        integrationIdentifier: String, integrationVersion: String = SwiftOcean.frameworkVersion, maxConcurrentRequests: Int = 8,
         requestTimeout: Duration = .seconds(30), retryPolicy: RetryPolicy = .init()
     ) {
         self.clientID = clientID

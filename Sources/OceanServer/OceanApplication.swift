@@ -60,6 +60,7 @@ public struct OceanApplication: Sendable {
             let client = PortClient(settings: PortSettings(
                 clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
                 integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
+                integrationVersion: SwiftOcean.reportedVersion(of: integration.version),
                 maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout), logger: logger)
             let port = PortIntegration(client: client, interval: settings.scheduledResyncInterval, logger: logger)
             self.port = port

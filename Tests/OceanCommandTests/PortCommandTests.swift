@@ -1,5 +1,6 @@
 import FakePort
 import Foundation
+import OceanKit
 import Testing
 import TestSupport
 
@@ -17,7 +18,7 @@ struct PortCommandTests {
         let first = try await OceanProcess.run(["resync"], environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(await port.entities(blueprint: "fake-person").count == 50)
-        #expect(await port.datasource(blueprint: "fake-person", identifier: "hr-1") == "port-ocean/fake/0.1.0/fake-in-port/exporter")
+        #expect(await port.datasource(blueprint: "fake-person", identifier: "hr-1") == "port-ocean/fake/\(SwiftOcean.frameworkVersion)/fake-in-port/exporter")
         #expect(await port.integration?.contains(#""installationId":"fake-in-port""#) == true)
         #expect(await port.resyncStates.last?.contains(#""status":"completed""#) == true)
 

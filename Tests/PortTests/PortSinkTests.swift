@@ -20,7 +20,7 @@ struct PortSinkTests {
         #expect(job.progress.map(\.upserted) == [45, 3])
         let services = await harness.port.entities(blueprint: "service")
         #expect(services.count == 45)
-        #expect(await harness.port.datasource(blueprint: "service", identifier: "service-7") == "port-ocean/test/0.1.0/test-integration/exporter")
+        #expect(await harness.port.datasource(blueprint: "service", identifier: "service-7") == "port-ocean/test/\(SwiftOcean.frameworkVersion)/test-integration/exporter")
         let states = await harness.port.resyncStates
         #expect(states.count == 2)
         #expect(states.first?.contains(#""status":"running""#) == true)

@@ -27,6 +27,9 @@ public final class OceanIntegration: Sendable {
 
     /// The integration type (`jira`, `fake`, ...): part of Port's ownership marker.
     public let type: String
+    /// The integration's own version: in Port's ownership marker and the integration's record in
+    /// Port, with swift-ocean's (`SwiftOcean.frameworkVersion`) as build metadata.
+    public let version: String
     /// The mapping used when the user configures none (YAML or JSON text).
     public let defaultMapping: String?
     /// The settings it takes (its `.port/spec.yaml` text): checked before the service starts.
@@ -41,8 +44,9 @@ public final class OceanIntegration: Sendable {
 
     private let registry = Locked(Registry())
 
-    public init(type: String, defaultMapping: String? = nil, spec: String? = nil) {
+    public init(type: String, version: String = SwiftOcean.frameworkVersion, defaultMapping: String? = nil, spec: String? = nil) {
         self.type = type
+        self.version = version
         self.defaultMapping = defaultMapping
         self.spec = spec
     }
