@@ -9,8 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.build/bench-webhook; rm -rf "$out"; mkdir -p "$out"
-swift build -c release --product ocean >/dev/null
-ocean=$(swift build -c release --show-bin-path)/ocean
+# OCEAN_BIN=/path/to/ocean measures that binary instead (an A/B: run it for each build in turn).
+if [ -n "${OCEAN_BIN:-}" ]; then
+  ocean=$OCEAN_BIN
+else
+  swift build -c release --product ocean >/dev/null
+  ocean=$(swift build -c release --show-bin-path)/ocean
+fi
 secret=bench-webhook-secret
 port=18301
 OCEAN__CATALOG__PATH="$out/catalog.sqlite" OCEAN__INTEGRATION__CONFIG__WEBHOOK_SECRET=$secret OCEAN__RESYNC_ON_START=false \
