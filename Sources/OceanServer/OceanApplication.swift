@@ -117,21 +117,20 @@ public struct OceanApplication: Sendable {
         } else {
             throw StartupError("the \(integration.type) integration has no default mapping: give one with --mapping (OCEAN__MAPPING__PATH)")
         }
-        let config: PortAppConfig
         do {
-            let parsed = try PortAppConfig.parse(text)
-            config = parsed.config
-            for warning in parsed.warnings {
+            let checked = try MappingPlan.checked(text, options: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ))
+            for warning in checked.warnings {
                 logger.warning("mapping warning", metadata: ["mapping": "\(origin)", "warning": "\(warning)"])
             }
+            return checked.config
         } catch {
-            throw StartupError("the mapping (\(origin)) is invalid:\n" + error.errors.map { "  \($0)" }.joined(separator: "\n"))
+            switch error {
+            case .invalid(let problems):
+                throw StartupError("the mapping (\(origin)) is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n"))
+            case .doesNotCompile(let issues):
+                throw StartupError("the mapping (\(origin)) has expressions that do not compile:\n" + issues.map { "  \($0)" }.joined(separator: "\n"))
+            }
         }
-        let issues = MappingPlan.build(config, options: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ)).issues
-        guard issues.isEmpty else {
-            throw StartupError("the mapping (\(origin)) has expressions that do not compile:\n" + issues.map { "  \($0)" }.joined(separator: "\n"))
-        }
-        return config
     }
 
     /// Creates the integration in Port when needed, loads the job history and runs the

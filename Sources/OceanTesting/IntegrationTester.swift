@@ -62,13 +62,14 @@ public final class IntegrationTester: Sendable {
             throw IntegrationTestError(.invalidMapping, "no mapping given and the integration has no default mapping")
         }
         do {
-            mapping = try PortAppConfig.parse(text).config
+            mapping = try MappingPlan.checked(text).config
         } catch {
-            throw IntegrationTestError(.invalidMapping, error.errors.map(\.description).joined(separator: "; "))
-        }
-        let issues = MappingPlan.build(mapping).issues
-        guard issues.isEmpty else {
-            throw IntegrationTestError(.invalidMapping, issues.map(\.description).joined(separator: "; "))
+            switch error {
+            case .invalid(let problems):
+                throw IntegrationTestError(.invalidMapping, problems.map(\.description).joined(separator: "; "))
+            case .doesNotCompile(let issues):
+                throw IntegrationTestError(.invalidMapping, issues.map(\.description).joined(separator: "; "))
+            }
         }
 
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ocean-testing-\(UUID().uuidString)")
