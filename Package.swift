@@ -120,6 +120,7 @@ let package = Package(
                 "OceanKit",
                 "Essentials",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),
@@ -215,7 +216,7 @@ let package = Package(
         // Test support: a Port-like API on loopback (on EventHTTP), for tests and `make bench-port`.
         .target(
             name: "FakePort",
-            dependencies: ["EventHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EventHTTP", "TestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/FakePort",
             swiftSettings: strictSwift
         ),

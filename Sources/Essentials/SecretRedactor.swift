@@ -32,6 +32,15 @@ public struct SecretRedactor: Sendable {
         return result
     }
 
+    /// Whether a setting or field named `name` holds a secret by its name (`API_TOKEN`,
+    /// `clientSecret`, `password`, `private-key`, ...), whatever its case and separators.
+    public static func isSecretName(_ name: String) -> Bool {
+        let normalized = name.uppercased().replacing("-", with: "_")
+        let squeezed = normalized.replacing("_", with: "")
+        return ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "PRIVATE_KEY", "API_KEY", "APIKEY", "CREDENTIAL", "AUTHORIZATION"]
+            .contains { normalized.contains($0) || squeezed.contains($0.replacing("_", with: "")) }
+    }
+
     // MARK: Secrets learnt at run time
 
     private static let runtime = Locked<[String]>([])

@@ -74,6 +74,10 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         // The schema as it stood when migrations were introduced; it also brings catalogs from
         // before then (no migration table yet) up to it.
         migrator.registerMigration("catalog-1", migrate: createInitialSchema)
+        // What the service remembers across restarts (the last resync request of Port's acted on).
+        migrator.registerMigration("catalog-2") { db in
+            try db.execute(sql: "CREATE TABLE service_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+        }
         return migrator
     }
 
@@ -224,6 +228,20 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
                 deleted += db.changesCount
             }
             return deleted
+        }
+    }
+
+    // MARK: Service state
+
+    /// The value stored under `key`, nil when none is.
+    public func stateValue(_ key: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM service_state WHERE key = ?", arguments: [key]) }
+    }
+
+    /// Stores `value` under `key` (durably, before it returns).
+    public func setStateValue(_ value: String, for key: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO service_state (key, value) VALUES (?, ?)", arguments: [key, value])
         }
     }
 

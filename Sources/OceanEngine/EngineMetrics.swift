@@ -13,6 +13,8 @@ public import Metrics
 ///   `applied`, `retried`, `dead`.
 /// - `ocean_webhook_queue_depth`: deliveries waiting to be applied.
 /// - `ocean_webhook_apply_latency_seconds`: from acceptance to applied.
+/// - `ocean_port_reports_total{outcome}`: reports to Port's control plane (resync state, sync
+///   metrics, heartbeats, examples) `sent`, `failed` or `dropped` (the queue was full).
 public struct EngineMetrics: Sendable {
     /// The series whose labels are known in advance, made once: a delivery or a job touches only
     /// these handles. Series by kind or rejection reason are looked up when they occur.
@@ -27,7 +29,7 @@ public struct EngineMetrics: Sendable {
         let webhookLatency: Metrics.Timer
     }
 
-    private static let finalStatuses: [Job.Status] = [.succeeded, .failed, .cancelled]
+    private static let finalStatuses: [Job.Status] = Job.Status.allCases.filter(\.isFinal)
     private static let webhookOutcomes = ["accepted", "duplicate", "ignored", "applied", "retried", "dead"]
     private let handles: Handles?
 
@@ -56,6 +58,9 @@ public struct EngineMetrics: Sendable {
             webhookLatency: Metrics.Timer(label: "ocean_webhook_apply_latency_seconds", factory: factory))
         for counter in handles!.jobsFinished.values { counter.increment(by: 0) }
         for counter in handles!.webhookOutcomes.values { counter.increment(by: 0) }
+        for outcome in ["sent", "failed", "dropped"] {
+            Counter(label: "ocean_port_reports_total", dimensions: [("outcome", outcome)], factory: factory).increment(by: 0)
+        }
         for reason in ["threshold", "unclean", "unknown", "failed"] {
             Counter(label: "ocean_reconciliations_skipped_total", dimensions: [("reason", reason)], factory: factory).increment(by: 0)
         }
@@ -98,6 +103,12 @@ public struct EngineMetrics: Sendable {
     func reconciliationSkipped(reason: String) {
         guard let factory = handles?.factory else { return }
         Counter(label: "ocean_reconciliations_skipped_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// A report to Port's control plane: `sent`, `failed` or `dropped`.
+    public func portReport(_ outcome: String) {
+        guard let factory = handles?.factory else { return }
+        Counter(label: "ocean_port_reports_total", dimensions: [("outcome", outcome)], factory: factory).increment()
     }
 
     func webhookQueueDepth(_ depth: Int) {

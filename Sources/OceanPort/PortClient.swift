@@ -78,7 +78,8 @@ public final class PortClient: Sendable {
         await http.shutdown()
     }
 
-    /// Calls Port and returns the response (any status); JSON bodies in and out.
+    /// Calls Port and returns the response (any status); JSON bodies in and out. `path` is a path
+    /// on Port's API or an absolute URL Port gave (its metrics and log ingest).
     public func call(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil) async throws -> IncomingResponse {
         var refreshed = false
         while true {
@@ -165,8 +166,11 @@ public final class PortClient: Sendable {
         return ("\(type) \(accessToken)", ContinuousClock.now + .milliseconds(Int((lifetime - margin) * 1000)))
     }
 
+    /// `path` on Port's API, or `path` itself when it is an absolute URL (the ingest URLs Port's
+    /// integration record names).
     private func url(_ path: String, query: [(String, String)]) -> String {
-        var components = URLComponents(string: settings.baseURL + path)
+        let absolute = path.hasPrefix("https://") || path.hasPrefix("http://")
+        var components = URLComponents(string: absolute ? path : settings.baseURL + path)
         if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         return components?.string ?? settings.baseURL + path
     }

@@ -38,6 +38,9 @@ enum PortPayloads {
             let version: JSON?
             let installationAppType: JSON?
             let config: JSON?
+            let arePortResourcesInitialized: JSON?
+            let metricAttributes: JSON?
+            let logAttributes: JSON?
         }
     }
 
@@ -47,16 +50,6 @@ enum PortPayloads {
         var installationAppType: String?
 
         var isEmpty: Bool { version == nil && installationAppType == nil }
-    }
-
-    /// `PATCH /v1/integration/{id}/resync-state`.
-    struct ResyncState: Encodable {
-        let status: String
-        var lastResyncStart: String?
-        var lastResyncEnd: String?
-        /// (Port's spelling.)
-        var intervalInMinuets: Int?
-        var nextResync: String?
     }
 
     /// `POST /v1/blueprints/{blueprint}/entities/bulk`: what was written and what was refused.

@@ -109,7 +109,10 @@ public final class PortSink: ReconcilingSink, Sendable {
             if let listed = parsed?.entities {
                 for entry in listed {
                     if let index = entry.index, identifiers.indices.contains(index) {
-                        if !failedIndexes.contains(index) { result.written.append(identifiers[index]) }
+                        // Port answers with the entity's identifier: for a search identifier
+                        // (`{"combinator","rules"}`), the entity it matched, which this job then
+                        // wrote and reconciliation must not count as stale.
+                        if !failedIndexes.contains(index) { result.written.append(entry.identifier?.stringValue ?? identifiers[index]) }
                     } else if let identifier = entry.identifier?.stringValue {
                         result.written.append(identifier)
                     }

@@ -6,7 +6,7 @@ public import Logging
 public import OceanKit
 public import OceanEngine
 public import OceanCatalog
-import OceanPort
+public import OceanPort
 import ServiceLifecycle
 
 /// The whole service, assembled from its settings: what `ocean serve` and `ocean resync` run.
@@ -26,8 +26,22 @@ public struct OceanApplication: Sendable {
     public let routeTable: [(method: HTTPMethod, pattern: String)]
     private let logger: Logger
     /// Port, when it is the destination.
-    private let port: PortIntegration?
+    private let port: PortParts?
     private let defaultMapping: PortAppConfig?
+    private let startSteps: StartSteps
+    private let redactor: SecretRedactor
+
+    /// What talks to Port, when it is the destination.
+    private struct PortParts: Sendable {
+        let integration: PortIntegration
+        let provisioner: PortProvisioner
+        let reporter: PortSyncReporter
+        /// The mapping read from Port, cached for deliveries (nil with a local mapping file).
+        let mapping: CachedMapping?
+        let changelog: PortChangelogAuthorization
+        /// Whether the integration's record says its resources were provisioned: read at start.
+        let record = Locked(PortIntegrationRecord())
+    }
 
     /// Builds everything; every problem that would stop a start is reported here, with the setting
     /// or file to fix.
@@ -56,25 +70,43 @@ public struct OceanApplication: Sendable {
         }
         let sink: any ReconcilingSink
         let mappingSource: any MappingSource
+        let redactor = SecretRedactor(settings.secrets)
+        self.redactor = redactor
+        let engineMetrics = EngineMetrics(factory: metrics.factory)
         if let destination = settings.port {
-            let client = PortClient(settings: PortSettings(
+            let portSettings = PortSettings(
                 clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
                 integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
                 integrationVersion: SwiftOcean.reportedVersion(of: integration.version),
-                maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout), logger: logger)
-            let port = PortIntegration(client: client, interval: settings.scheduledResyncInterval, logger: logger)
-            self.port = port
+                maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout)
+            let client = PortClient(settings: portSettings, logger: logger)
+            // Reports are worth less than a job's time: brief retries, short timeouts, their own connections.
+            var reportSettings = portSettings
+            reportSettings.maxConcurrentRequests = 2
+            reportSettings.requestTimeout = .seconds(5)
+            reportSettings.retryPolicy = RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(200), maxBackoff: .seconds(1))
+            var reporterSettings = PortSyncReporter.Settings()
+            reporterSettings.interval = settings.scheduledResyncInterval
+            reporterSettings.sendExamples = settings.sendRawDataExamples
+            reporterSettings.redactor = redactor
+            reporterSettings.metrics = engineMetrics
+            let integrationRecord = PortIntegration(client: client, logger: logger)
+            // A local mapping file wins; otherwise each job reads the mapping from Port, and
+            // deliveries use the copy the last read left (at most a minute old).
+            let cached = settings.mappingPath == nil ? CachedMapping(integrationRecord) : nil
+            port = PortParts(
+                integration: integrationRecord, provisioner: PortProvisioner(client: client, logger: logger),
+                reporter: PortSyncReporter(client: PortClient(settings: reportSettings, logger: logger), settings: reporterSettings, logger: logger),
+                mapping: cached, changelog: PortChangelogAuthorization(apiToken: settings.apiToken, integrationIdentifier: settings.integrationIdentifier))
             sink = PortSink(client: client, writeLog: catalog, logger: logger)
-            // A local mapping file wins; otherwise each job reads the mapping from Port.
-            mappingSource = settings.mappingPath == nil ? port : FixedMapping(mapping)
+            mappingSource = cached ?? FixedMapping(mapping)
         } else {
             port = nil
             sink = catalog
             mappingSource = FixedMapping(mapping)
         }
+        startSteps = StartSteps(readiness: readiness, failFast: settings.failOnStartError, redactor: redactor, logger: logger)
         let recentChanges = RecentChanges()
-        let redactor = SecretRedactor(settings.secrets)
-        let engineMetrics = EngineMetrics(factory: metrics.factory)
         let pool = MappingPool(workers: settings.mappingWorkers, options: .init(allowEnvironmentAccess: settings.allowEnvironmentInJQ))
         mappingPool = pool
         webhooks = WebhookDispatcher(
@@ -89,10 +121,15 @@ public struct OceanApplication: Sendable {
             settings: .init(integrationIdentifier: settings.integrationIdentifier,
                             maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
                             metrics: engineMetrics, redactor: redactor),
-            logger: logger, stateReporter: port, recentChanges: recentChanges)
+            logger: logger, stateReporter: port?.reporter, recentChanges: recentChanges)
         let authorization = BearerAuthorization(token: settings.apiToken)
-        let resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
+        var resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
                                         authorization: authorization, resyncsEnabled: settings.eventListener != .webhooksOnly)
+        if let port, settings.eventListener == .webhook {
+            resyncRoutes.portCalls = port.changelog
+            let mapping = port.mapping
+            resyncRoutes.onPortCall = { mapping?.invalidate() }
+        }
         let webhookRoutes = WebhookRoutes(dispatcher: webhooks, authorization: authorization, maxBodySize: settings.webhookMaxBodySize)
         let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes, webhooks: webhookRoutes, metrics: metrics))
         routeTable = router.table
@@ -133,12 +170,16 @@ public struct OceanApplication: Sendable {
         }
     }
 
-    /// Creates the integration in Port when needed, loads the job history and runs the
-    /// integration's start hooks.
+    /// Creates the integration in Port when needed, loads the job history, then the start steps:
+    /// provisioning Port's resources, registering the changelog destination, the integration's
+    /// start hooks. A step that fails is retried by `run()` (or stops the start with
+    /// `OCEAN__FAIL_ON_START_ERROR`).
     public func prepare() async throws(StartupError) {
         if let port {
             do {
-                try await port.ensureExists(defaultMapping: defaultMapping, defaultMappingText: settings.mappingPath == nil ? integration.defaultMapping : nil)
+                let record = try await port.integration.ensureExists(defaultMappingText: settings.mappingPath == nil ? integration.defaultMapping : nil)
+                port.record.withLock { $0 = record }
+                port.reporter.useMetricsIngest(record.metricsIngestURL)
             } catch {
                 await close()
                 throw StartupError("cannot reach Port at \(settings.port?.baseURL ?? ""): \(error)")
@@ -160,12 +201,70 @@ public struct OceanApplication: Sendable {
             logger.info("OCEAN__BASE_URL is unset: integrations will not register webhooks")
         }
         do {
-            try await integration.runStartHooks(StartContext(
-                integrationConfig: settings.integrationConfig, baseURL: settings.baseURL, logger: logger))
+            try await startSteps.start([portSteps(), hookSteps()])
         } catch {
             await close()
-            throw StartupError("the \(integration.type) integration failed to start: \(error)")
+            throw error
         }
+    }
+
+    /// Provisioning (when Port says the integration's resources are not initialised), then the
+    /// changelog destination (the WEBHOOK listener).
+    private func portSteps() -> [StartSteps.Step] {
+        guard let port else { return [] }
+        var steps: [StartSteps.Step] = []
+        let record = port.record.current
+        if settings.initializePortResources && !record.resourcesInitialized {
+            let resources = integration.resources
+            let mappingText = settings.mappingPath == nil && !record.hasMapping ? integration.defaultMapping : nil
+            steps.append(StartSteps.Step(name: "provisioning Port") {
+                _ = try await port.provisioner.provision(resources)
+                if let mappingText { try await port.integration.saveMapping(mappingText) }
+                try await port.integration.markResourcesInitialized(true)
+            })
+        }
+        if settings.eventListener == .webhook {
+            if let baseURL = settings.baseURL {
+                let url = port.changelog.destination(baseURL: baseURL)
+                steps.append(StartSteps.Step(name: "registering with Port") {
+                    try await port.integration.registerChangelogDestination(url)
+                })
+            } else {
+                logger.warning("OCEAN__EVENT_LISTENER__TYPE=WEBHOOK needs OCEAN__BASE_URL (or OCEAN__EVENT_LISTENER__APP_HOST): Port cannot call the service")
+            }
+        }
+        return steps
+    }
+
+    /// The integration's start hooks, in order.
+    private func hookSteps() -> [StartSteps.Step] {
+        let context = StartContext(integrationConfig: settings.integrationConfig, baseURL: settings.baseURL, logger: logger)
+        let hooks = integration.startHooks
+        return hooks.enumerated().map { index, hook in
+            StartSteps.Step(name: hooks.count == 1 ? "start hook" : "start hook \(index + 1)") { try await hook(context) }
+        }
+    }
+
+    /// `ocean defaults apply`: the integration in Port, then its resources (as provisioning at start
+    /// does, whatever `arePortResourcesInitialized` says), its default mapping when Port has none,
+    /// and the mark that they are initialised.
+    public func applyPortDefaults() async throws -> ProvisioningOutcome {
+        guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
+        let record = try await port.integration.ensureExists(defaultMappingText: integration.defaultMapping)
+        let outcome = try await port.provisioner.provision(integration.resources)
+        if !record.hasMapping, let mapping = integration.defaultMapping { try await port.integration.saveMapping(mapping) }
+        try await port.integration.markResourcesInitialized(true)
+        return outcome
+    }
+
+    /// `ocean defaults clean`: deletes the integration's blueprints with their entities, and
+    /// clears the mark so the next start provisions them again. Returns the blueprints deleted.
+    public func cleanPortDefaults() async throws -> [String] {
+        guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
+        try await port.integration.ensureExists(defaultMappingText: nil)
+        let deleted = try await port.provisioner.clean(integration.resources)
+        try await port.integration.markResourcesInitialized(false)
+        return deleted
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
@@ -174,18 +273,29 @@ public struct OceanApplication: Sendable {
         let triggers = ResyncTriggers(coordinator: coordinator, settings: settings, logger: logger)
         let http = HTTPService(server: server, readiness: readiness, logger: logger)
         let storage = StorageWatch(catalog: catalog, readiness: readiness, interval: .seconds(2), logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: mappingPool, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: storage, successTerminationBehavior: .ignore),
+        ]
+        if let port {
+            // Stops after the coordinator, so a job's last reports still go out.
+            services.append(.init(service: port.reporter, successTerminationBehavior: .ignore))
+        }
+        services += [
+            .init(service: coordinator, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: webhooks, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: triggers, successTerminationBehavior: .ignore),
+            .init(service: startSteps, successTerminationBehavior: .ignore),
+        ]
+        if let port, settings.eventListener == .polling {
+            services.append(.init(service: PortResyncPolling(
+                port: port.integration, coordinator: coordinator, catalog: catalog, mapping: port.mapping,
+                interval: settings.resyncPollingInterval, resyncedOnStart: settings.resyncOnStart, logger: logger),
+                successTerminationBehavior: .ignore))
+        }
+        services.append(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup))
         // A graceful shutdown stops them in reverse: the front door first, the mapping threads last.
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: mappingPool, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: storage, successTerminationBehavior: .ignore),
-                .init(service: coordinator, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: webhooks, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: triggers, successTerminationBehavior: .ignore),
-                .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -201,7 +311,9 @@ public struct OceanApplication: Sendable {
         await webhooks.stop()
         await coordinator.shutdown()
         await mappingPool.stop()
-        await port?.client.shutdown()
+        port?.reporter.finish()
+        await port?.integration.client.shutdown()
+        await port?.reporter.client.shutdown()
     }
 
     /// Runs one job in-process (`ocean resync`, `OCEAN__EVENT_LISTENER__TYPE=ONCE`) and returns it
@@ -212,17 +324,24 @@ public struct OceanApplication: Sendable {
         try await prepare()
         let coordinator = coordinator
         let (job, _) = try await coordinator.request(scope, trigger: .cli)
-        // Cancelling this task cancels the coordinator's run, which then cancels the job.
-        let finished = await withDiscardingTaskGroup { group -> Job? in
-            group.addTask { await coordinator.run() }
-            group.addTask {
-                while !Task.isCancelled {
-                    if let current = await coordinator.job(job.id) { progress(current) }
-                    try? await Task.sleep(for: progressInterval)
+        let reporter = port?.reporter
+        let finished = await withDiscardingTaskGroup { reporting -> Job? in
+            // What Port is told goes out while the job runs, and what is left once it has finished.
+            if let reporter { reporting.addTask { await reporter.run() } }
+            // Cancelling this task cancels the coordinator's run, which then cancels the job.
+            let finished = await withDiscardingTaskGroup { group -> Job? in
+                group.addTask { await coordinator.run() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        if let current = await coordinator.job(job.id) { progress(current) }
+                        try? await Task.sleep(for: progressInterval)
+                    }
                 }
+                let finished = await coordinator.waitUntilFinished(job.id)
+                group.cancelAll()
+                return finished
             }
-            let finished = await coordinator.waitUntilFinished(job.id)
-            group.cancelAll()
+            reporter?.finish()
             return finished
         }
         guard let finished else { throw StartupError("the job \(job.id) was lost") }

@@ -14,6 +14,7 @@ public final class Readiness: Sendable {
 
     private let phase = Locked(Phase.starting)
     private let storage = Locked<String?>(nil)
+    private let startProblems = Locked<[String: String]>([:])
 
     public init() {}
 
@@ -27,6 +28,15 @@ public final class Readiness: Sendable {
     /// Records what the last storage check found (nil: writes go through).
     public func storageChecked(_ problem: String?) {
         storage.withLock { $0 = problem }
+    }
+
+    /// Start steps that failed and are being retried (a start hook, provisioning Port), by step:
+    /// shown on `/health/ready`, which stays ready (resyncs and webhooks still run).
+    public var failedStartSteps: [String: String] { startProblems.current }
+
+    /// Records how start step `step` went (nil: it succeeded).
+    public func startStep(_ step: String, failed problem: String?) {
+        startProblems.withLock { $0[step] = problem }
     }
 
     /// Moves to `next`; a phase never goes back (a stopping service does not become ready again).

@@ -6,6 +6,12 @@ import Logging
 /// Port's limits (20 entities and 1 MiB per bulk request), ownership by `User-Agent`, paging of
 /// owned entities, and faults on demand (expired tokens, 429 with `Retry-After`, 500s, slow answers,
 /// per-entity errors). It counts requests by endpoint and the most in flight at once.
+///
+/// It refuses what Port refuses: an upsert into a blueprint that does not exist (404 per entity), a
+/// blueprint whose relation targets a missing one, a blueprint created twice (409). It has Port's
+/// control plane too: resync requests (a user pressing "Resync" or saving a mapping, through the
+/// `/__` controls), the changelog destination it then calls, sync metrics, heartbeats, examples and
+/// log ingest.
 public final class FakePort: Sendable {
     public struct Fault: Sendable {
         /// Applies to requests whose path starts with this.
@@ -14,12 +20,15 @@ public final class FakePort: Sendable {
         public var retryAfterSeconds: Double?
         /// How many matching requests get it.
         public var times: Int
+        /// Only requests with this method (nil: any).
+        public var method: String?
 
-        public init(pathPrefix: String, status: Int, retryAfterSeconds: Double? = nil, times: Int = 1) {
+        public init(pathPrefix: String, status: Int, retryAfterSeconds: Double? = nil, times: Int = 1, method: String? = nil) {
             self.pathPrefix = pathPrefix
             self.status = status
             self.retryAfterSeconds = retryAfterSeconds
             self.times = times
+            self.method = method
         }
     }
 
@@ -47,6 +56,10 @@ public final class FakePort: Sendable {
                 try await state.handle(request, endpoint: "\(method.rawValue) \(pattern)", handler)
             })
         }
+        /// Not Port's: what the tests and the README tour use to act as a Port user, unauthenticated.
+        func control(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) -> Route {
+            Route(method, pattern, maxBodySize: big, handler: .asynchronous { request in try await handler(request) })
+        }
         let routes = [
             Route(.post, "/v1/auth/access_token", maxBodySize: big, handler: .asynchronous { request in
                 try await state.issueToken(request)
@@ -54,19 +67,39 @@ public final class FakePort: Sendable {
             route(.get, "/v1/integration/{id}") { try await state.getIntegration($0) },
             route(.post, "/v1/integration") { try await state.createIntegration($0) },
             route(.patch, "/v1/integration/{id}") { try await state.patchIntegration($0) },
+            route(.patch, "/v1/integration/{id}/config") { try await state.patchConfig($0) },
             route(.patch, "/v1/integration/{id}/resync-state") { try await state.resyncState($0) },
+            route(.get, "/v1/integration/{id}/resync-request") { try await state.resyncRequest($0) },
+            route(.post, "/v1/integration/{id}/kinds/{kind}/examples") { try await state.examples($0) },
             route(.post, "/v1/blueprints/{bp}/entities/bulk") { try await state.bulkUpsert($0) },
             route(.post, "/v1/blueprints/{bp}/entities") { try await state.singleUpsert($0) },
             route(.post, "/v1/blueprints/entities/datasource-entities") { try await state.datasourceEntities($0) },
             route(.post, "/v1/blueprints/{bp}/bulk/entities/delete") { try await state.bulkDelete($0) },
-            // Not Port's: what the fake saw, for `make bench-port`.
-            Route(.get, "/__stats", handler: .asynchronous { _ in try await state.stats() }),
+            route(.get, "/v1/blueprints/{bp}") { try await state.getBlueprint($0) },
+            route(.post, "/v1/blueprints") { try await state.createBlueprint($0) },
+            route(.patch, "/v1/blueprints/{bp}") { try await state.patchBlueprint($0) },
+            route(.delete, "/v1/blueprints/{bp}") { try await state.deleteBlueprint($0) },
+            route(.delete, "/v1/blueprints/{bp}/all-entities") { try await state.deleteAllEntities($0) },
+            route(.post, "/v1/blueprints/{bp}/scorecards") { try await state.createResource($0, collection: "scorecards") },
+            route(.post, "/v1/pages") { try await state.createResource($0, collection: "pages") },
+            route(.post, "/v1/actions") { try await state.createResource($0, collection: "actions") },
+            route(.post, "/v1/ingest/metrics/syncMetrics") { try await state.syncMetricsStarted($0) },
+            route(.put, "/v1/ingest/metrics/syncMetrics/resync/{event}/kind/{kind}") { try await state.syncMetricsUpdated($0) },
+            route(.post, "/v1/ingest/metrics/heartbeat") { try await state.heartbeat($0) },
+            route(.post, "/v1/ingest/logs") { try await state.logs($0) },
+            control(.get, "/__stats") { _ in try await state.stats() },
+            control(.post, "/__resync-request/{id}") { try await state.userRequestsResync($0) },
+            control(.put, "/__mapping/{id}") { try await state.userSavesMapping($0) },
         ]
         server = HTTPServer(configuration: .init(host: "127.0.0.1", port: port, eventLoops: 1, maxBodySize: big),
                             router: Router(routes), logger: logger)
     }
 
-    public func start() async throws { try await server.start() }
+    public func start() async throws {
+        try await server.start()
+        await state.setBaseURL(baseURL)
+    }
+
     public func stop() async { await server.shutdown() }
     public var baseURL: String { "http://127.0.0.1:\(server.port ?? 0)" }
 
@@ -87,6 +120,16 @@ public final class FakePort: Sendable {
     public func seed(blueprint: String, identifiers: [String], datasource: String) async {
         await state.seed(blueprint: blueprint, identifiers: identifiers, datasource: datasource)
     }
+    /// Creates bare blueprints (as a Port user would have), so upserts into them are accepted.
+    public func seed(blueprints: [String]) async { await state.seed(blueprints: blueprints) }
+    /// What a user pressing "Resync" in Port does: a new resync request (and, when the integration
+    /// registered a changelog destination, Port's call to it).
+    public func requestResync(integration: String) async { await state.recordResyncRequest(integration) }
+    /// What a user saving a mapping in Port does: the new config, and a resync request.
+    public func saveMapping(integration: String, config json: String) async throws {
+        let config = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        await state.saveMapping(integration, config: JSONValueBox(config))
+    }
 
     public var requestCounts: [String: Int] { get async { await state.requestCounts } }
     public var maxInFlight: Int { get async { await state.maxInFlight } }
@@ -103,237 +146,33 @@ public final class FakePort: Sendable {
     public func datasource(blueprint: String, identifier: String) async -> String? {
         await state.datasource(blueprint: blueprint, identifier: identifier)
     }
+    /// The blueprints that exist, by identifier, as JSON texts.
+    public var blueprints: [String: String] { get async { await state.blueprints.mapValues(\.text) } }
+    /// Scorecards, pages or actions created, as JSON texts.
+    public func created(_ collection: String) async -> [String] { await state.resources[collection, default: []].map(\.text) }
+    /// The sync-metrics events received, in order (`POST` and `PUT` alike), as JSON texts.
+    public var syncMetrics: [String] { get async { await state.syncMetrics.map(\.text) } }
+    public var heartbeats: Int { get async { await state.heartbeats } }
+    /// The examples last posted per kind, as JSON texts of the `examples` array.
+    public var examples: [String: String] { get async { await state.examplesByKind.mapValues(\.text) } }
+    /// Log lines shipped to the log ingest, as JSON texts.
+    public var shippedLogs: [String] { get async { await state.shippedLogs.map(\.text) } }
+    /// Calls Port made to the changelog destination, with their status.
+    public var changelogCalls: [Int] { get async { await state.changelogCalls } }
 }
 
 /// A JSON object that crosses actor boundaries (built and read with JSONSerialization).
 struct JSONBox: @unchecked Sendable {
     let value: [String: Any]
     init(_ value: [String: Any]) { self.value = value }
-    var text: String { String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: .sortedKeys)) ?? Data(), as: UTF8.self) }
+    var text: String { JSONValueBox(value).text }
 }
 
-actor FakePortState {
-    let clientID: String
-    let clientSecret: String
-    let tokenLifetime: Double
-    var tokens: [String: Date] = [:]
-    var tokensIssued = 0
-    var faults: [FakePort.Fault] = []
-    var latency: Duration = .zero
-    var rejected: Set<String> = []
-    var maxBodyBytes = 1 << 20
-    var bodiesOverLimit = 0
-    var integration: JSONBox?
-    var resyncStates: [JSONBox] = []
-    var requestCounts: [String: Int] = [:]
-    var inFlight = 0
-    var maxInFlight = 0
-    /// blueprint -> identifier -> (entity, datasource)
-    var store: [String: [String: (entity: JSONBox, datasource: String)]] = [:]
-
-    let echoesRejectedCredentials: Bool
-    let echoesAuthorization: Bool
-
-    init(clientID: String, clientSecret: String, tokenLifetime: Double, echoesRejectedCredentials: Bool, echoesAuthorization: Bool) {
-        self.clientID = clientID
-        self.clientSecret = clientSecret
-        self.tokenLifetime = tokenLifetime
-        self.echoesRejectedCredentials = echoesRejectedCredentials
-        self.echoesAuthorization = echoesAuthorization
-    }
-
-    func inject(_ fault: FakePort.Fault) { faults.append(fault) }
-    func setLatency(_ value: Duration) { latency = value }
-    func reject(_ identifiers: Set<String>) { rejected = identifiers }
-    func setMaxBodyBytes(_ bytes: Int) { maxBodyBytes = bytes }
-    func expireTokens() { for key in tokens.keys { tokens[key] = .distantPast } }
-    func setIntegration(_ value: JSONBox?) { integration = value }
-    func seed(blueprint: String, identifiers: [String], datasource: String) {
-        for identifier in identifiers {
-            store[blueprint, default: [:]][identifier] = (JSONBox(["identifier": identifier, "blueprint": blueprint]), datasource)
-        }
-    }
-
-    func entities(blueprint: String) -> [String: String] {
-        (store[blueprint] ?? [:]).mapValues {
-            String(decoding: (try? JSONSerialization.data(withJSONObject: $0.entity.value)) ?? Data(), as: UTF8.self)
-        }
-    }
-
-    func datasource(blueprint: String, identifier: String) -> String? {
-        store[blueprint]?[identifier]?.datasource
-    }
-
-    // MARK: Request handling
-
-    func issueToken(_ request: HTTPRequest) async throws -> HTTPResponse {
-        requestCounts["POST /v1/auth/access_token", default: 0] += 1
-        let body = try Self.object(request)
-        guard body["clientId"] as? String == clientID, body["clientSecret"] as? String == clientSecret else {
-            // The echo quotes the raw request body: in the JSON answer it is JSON-escaped (with "\/").
-            let echo = echoesRejectedCredentials ? ": got \(body["clientId"] ?? "nothing") / \(body["clientSecret"] ?? "nothing"), request \(String(decoding: request.body, as: UTF8.self))" : ""
-            return try Self.json(401, ["ok": false, "error": "invalid_credentials", "message": "bad client id or secret" + echo])
-        }
-        tokensIssued += 1
-        let token = "token-\(tokensIssued)-\(UUID().uuidString)"
-        tokens[token] = Date().addingTimeInterval(tokenLifetime)
-        return try Self.json(200, ["accessToken": token, "expiresIn": tokenLifetime, "tokenType": "Bearer"])
-    }
-
-    /// Counts, applies faults and latency, checks the token, then runs the endpoint.
-    func handle(
-        _ request: HTTPRequest, endpoint: String, _ handler: @Sendable (HTTPRequest) async throws -> HTTPResponse
-    ) async throws -> HTTPResponse {
-        requestCounts[endpoint, default: 0] += 1
-        inFlight += 1
-        maxInFlight = max(maxInFlight, inFlight)
-        defer { inFlight -= 1 }
-        if latency > .zero { try await Task.sleep(for: latency) }
-        if let index = faults.firstIndex(where: { request.path.hasPrefix($0.pathPrefix) }) {
-            let fault = faults[index]
-            faults[index].times -= 1
-            if faults[index].times <= 0 { faults.remove(at: index) }
-            var headers = HTTPHeaders()
-            if let retryAfter = fault.retryAfterSeconds { headers.add("Retry-After", "\(retryAfter)") }
-            return HTTPResponse.json(HTTPStatus(code: fault.status, reasonPhrase: "Fault"), body: Array(#"{"ok":false,"error":"injected"}"#.utf8), headers: headers)
-        }
-        let authorization = request.headers["Authorization"] ?? ""
-        let token = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : ""
-        guard let expiry = tokens[token], expiry > Date() else {
-            return try Self.json(401, ["ok": false, "error": "unauthorized", "message": "token expired or unknown"])
-        }
-        return try await handler(request)
-    }
-
-    func getIntegration(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard let integration else { return try Self.json(404, ["ok": false, "error": "not_found"]) }
-        return try Self.json(200, ["ok": true, "integration": integration.value])
-    }
-
-    func createIntegration(_ request: HTTPRequest) throws -> HTTPResponse {
-        var body = try Self.object(request)
-        body["identifier"] = body["installationId"]
-        integration = JSONBox(body)
-        return try Self.json(200, ["ok": true, "integration": body])
-    }
-
-    func patchIntegration(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard var current = integration?.value else { return try Self.json(404, ["ok": false, "error": "not_found"]) }
-        for (key, value) in try Self.object(request) { current[key] = value }
-        integration = JSONBox(current)
-        return try Self.json(200, ["ok": true, "integration": current])
-    }
-
-    func resyncState(_ request: HTTPRequest) throws -> HTTPResponse {
-        resyncStates.append(JSONBox(try Self.object(request)))
-        return try Self.json(200, ["ok": true, "integration": ["resyncState": ["updatedAt": "now"]]])
-    }
-
-    func bulkUpsert(_ request: HTTPRequest) throws -> HTTPResponse {
-        if echoesAuthorization {
-            return try Self.json(400, ["ok": false, "error": "bad_request",
-                                       "message": "refused a request with Authorization: \(request.headers["Authorization"] ?? "")"])
-        }
-        guard request.body.count <= maxBodyBytes else {
-            bodiesOverLimit += 1
-            return try Self.json(413, ["ok": false, "error": "payload_too_large"])
-        }
-        guard request.queryValue("upsert") == "true" else { return try Self.json(400, ["ok": false, "error": "upsert must be true"]) }
-        let blueprint = request.pathParameters["bp"] ?? ""
-        let entities = try Self.object(request)["entities"] as? [[String: Any]] ?? []
-        guard entities.count <= 20 else {
-            return try Self.json(422, ["ok": false, "error": "too_many_entities", "message": "at most 20 entities per request"])
-        }
-        let merge = request.queryValue("merge") == "true"
-        let datasource = request.headers["User-Agent"] ?? ""
-        var written: [[String: Any]] = []
-        var errors: [[String: Any]] = []
-        for (index, entity) in entities.enumerated() {
-            let identifier = entity["identifier"] as? String ?? ""
-            if rejected.contains(identifier) || entity["blueprint"] as? String != blueprint {
-                errors.append(["index": index, "identifier": identifier, "statusCode": 422, "error": "invalid_entity", "message": "rejected by the test"])
-                continue
-            }
-            let created = store[blueprint]?[identifier] == nil
-            store[blueprint, default: [:]][identifier] = (JSONBox(Self.merged(store[blueprint]?[identifier]?.entity.value, entity, merge: merge)), datasource)
-            written.append(["index": index, "identifier": identifier, "created": created])
-        }
-        return try Self.json(200, ["ok": true, "entities": written, "errors": errors])
-    }
-
-    func singleUpsert(_ request: HTTPRequest) throws -> HTTPResponse {
-        guard request.body.count <= maxBodyBytes else {
-            bodiesOverLimit += 1
-            return try Self.json(413, ["ok": false, "error": "payload_too_large"])
-        }
-        let blueprint = request.pathParameters["bp"] ?? ""
-        let entity = try Self.object(request)
-        let identifier = entity["identifier"] as? String ?? ""
-        if rejected.contains(identifier) {
-            return try Self.json(422, ["ok": false, "error": "invalid_entity", "message": "rejected by the test"])
-        }
-        store[blueprint, default: [:]][identifier] = (JSONBox(entity), request.headers["User-Agent"] ?? "")
-        return try Self.json(200, ["ok": true, "entity": entity])
-    }
-
-    func datasourceEntities(_ request: HTTPRequest) throws -> HTTPResponse {
-        let body = try Self.object(request)
-        let prefix = body["datasource_prefix"] as? String ?? ""
-        let suffix = body["datasource_suffix"] as? String ?? ""
-        let limit = body["limit"] as? Int ?? 5000
-        let offset = Int(body["from"] as? String ?? "0") ?? 0
-        var owned: [(String, String)] = []
-        for (blueprint, entities) in store.sorted(by: { $0.key < $1.key }) {
-            for (identifier, stored) in entities.sorted(by: { $0.key < $1.key })
-            where stored.datasource.hasPrefix(prefix) && stored.datasource.hasSuffix(suffix) {
-                owned.append((blueprint, identifier))
-            }
-        }
-        let page = owned.dropFirst(offset).prefix(limit)
-        let next: Any = offset + page.count < owned.count ? String(offset + page.count) : NSNull()
-        return try Self.json(200, ["ok": true, "entities": page.map { ["blueprint": $0.0, "identifier": $0.1] }, "next": next])
-    }
-
-    func stats() throws -> HTTPResponse {
-        let entities = store.mapValues(\.count)
-        return try Self.json(200, ["requests": requestCounts, "maxInFlight": maxInFlight, "entities": entities])
-    }
-
-    func bulkDelete(_ request: HTTPRequest) throws -> HTTPResponse {
-        let blueprint = request.pathParameters["bp"] ?? ""
-        let identifiers = try Self.object(request)["entities"] as? [String] ?? []
-        guard identifiers.count <= 100 else { return try Self.json(422, ["ok": false, "error": "at most 100 entities per request"]) }
-        var deleted: [String] = []
-        for identifier in identifiers where store[blueprint]?.removeValue(forKey: identifier) != nil {
-            deleted.append(identifier)
-        }
-        return try Self.json(200, ["ok": true, "deletedEntities": deleted])
-    }
-
-    // MARK: Helpers
-
-    static func merged(_ old: [String: Any]?, _ new: [String: Any], merge: Bool) -> [String: Any] {
-        guard merge, let old else { return new }
-        var result = old
-        for (key, value) in new {
-            if key == "properties" || key == "relations", let oldInner = old[key] as? [String: Any], let newInner = value as? [String: Any] {
-                result[key] = oldInner.merging(newInner) { $1 }
-            } else {
-                result[key] = value
-            }
-        }
-        return result
-    }
-
-    static func object(_ request: HTTPRequest) throws -> [String: Any] {
-        guard let object = try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw HTTPError(.badRequest, "the body must be a JSON object")
-        }
-        return object
-    }
-
-    static func json(_ status: Int, _ object: [String: Any]) throws -> HTTPResponse {
-        HTTPResponse.json(HTTPStatus(code: status, reasonPhrase: status == 200 ? "OK" : "Error"),
-                          body: Array(try JSONSerialization.data(withJSONObject: object)))
+/// Any JSON value that crosses actor boundaries.
+struct JSONValueBox: @unchecked Sendable {
+    let value: Any
+    init(_ value: Any) { self.value = value }
+    var text: String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])) ?? Data(), as: UTF8.self)
     }
 }

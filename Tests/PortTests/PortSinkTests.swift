@@ -21,6 +21,7 @@ struct PortSinkTests {
         let services = await harness.port.entities(blueprint: "service")
         #expect(services.count == 45)
         #expect(await harness.port.datasource(blueprint: "service", identifier: "service-7") == "port-ocean/test/\(SwiftOcean.frameworkVersion)/test-integration/exporter")
+        await harness.flushReports()
         let states = await harness.port.resyncStates
         #expect(states.count == 2)
         #expect(states.first?.contains(#""status":"running""#) == true)
@@ -100,7 +101,7 @@ struct PortSinkTests {
             mappingFromPort: false)
         await harness.port.setLatency(.seconds(3))
         let job = try await harness.run()
-        #expect(job.status == .failed)
+        #expect(job.status == .partial)   // "team" (no records) succeeded
         let service = try #require(job.progress.first { $0.kind == "service" })
         #expect(service.status == .failed)
         #expect(service.error?.contains("writing to the Port API failed") == true)

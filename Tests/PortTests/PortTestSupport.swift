@@ -14,14 +14,19 @@ struct PortHarness {
     let sink: PortSink
     let coordinator: ResyncCoordinator
     let pool: MappingPool
+    let reporter: PortSyncReporter
     let running: Task<Void, Never>
+    let reporting: Task<Void, Never>
 
     static func start(
         _ ocean: OceanIntegration, mapping: String, fake: FakePort = FakePort(), maxConcurrentRequests: Int = 8,
         requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100)),
-        mappingFromPort: Bool = true
+        mappingFromPort: Bool = true, reporterSettings: PortSyncReporter.Settings = PortSyncReporter.Settings()
     ) async throws -> PortHarness {
         try await fake.start()
+        // The blueprints the mapping writes exist, as a user's organisation would have them.
+        let config = try PortAppConfig.parse(mapping).config
+        await fake.seed(blueprints: config.resources.compactMap(MappingPlan.constantBlueprint(of:)))
         var logger = Logger(label: "test.port")
         logger.logLevel = .critical
         let catalog = try CatalogStore(path: FileManager.default.temporaryDirectory
@@ -30,20 +35,24 @@ struct PortHarness {
             clientID: fake.clientID, clientSecret: fake.clientSecret, baseURL: fake.baseURL, integrationType: ocean.type,
             integrationIdentifier: "test-integration", maxConcurrentRequests: maxConcurrentRequests, requestTimeout: requestTimeout,
             retryPolicy: retry), logger: logger)
-        let integration = PortIntegration(client: client, interval: .seconds(3600), logger: logger)
-        let config = try PortAppConfig.parse(mapping).config
-        try await integration.ensureExists(defaultMapping: config, defaultMappingText: mapping)
+        let integration = PortIntegration(client: client, logger: logger)
+        let record = try await integration.ensureExists(defaultMappingText: mapping)
+        var reporterSettings = reporterSettings
+        reporterSettings.interval = reporterSettings.interval ?? .seconds(3600)
+        let reporter = PortSyncReporter(client: client, settings: reporterSettings, logger: logger)
+        reporter.useMetricsIngest(record.metricsIngestURL)
         let sink = PortSink(client: client, writeLog: catalog, logger: logger)
         let pool = MappingPool(workers: 2)
         let coordinator = ResyncCoordinator(
             integration: ocean, integrationConfig: IntegrationConfig(),
             mappingSource: mappingFromPort ? integration : FixedMapping(config), destination: .reconciling(sink), store: catalog,
             pool: pool, settings: .init(integrationIdentifier: "test-integration"), logger: logger,
-            stateReporter: integration)
+            stateReporter: reporter)
         try await coordinator.prepare()
         let running = Task { await coordinator.run() }
+        let reporting = Task { await reporter.run() }
         return PortHarness(port: fake, client: client, integration: integration, sink: sink, coordinator: coordinator,
-                           pool: pool, running: running)
+                           pool: pool, reporter: reporter, running: running, reporting: reporting)
     }
 
     func run(_ scope: Job.Scope = .allKinds) async throws -> Job {
@@ -52,9 +61,16 @@ struct PortHarness {
         return done
     }
 
+    /// Sends every report queued so far; none go out after it.
+    func flushReports() async {
+        reporter.finish()
+        await reporting.value
+    }
+
     func stop() async {
         await coordinator.shutdown()
         await running.value
+        await flushReports()
         await pool.stop()
         await client.shutdown()
         await port.stop()

@@ -5,15 +5,19 @@ public import FoundationEssentials
 /// A resync job as `GET /jobs` shows it: what it covers, who asked, where it stands, and per
 /// resource how many records went where.
 public struct Job: Sendable, Codable, Hashable {
+    /// Where a job stands. Of the final ones: `succeeded` (nothing failed), `partial` (it finished,
+    /// but some records or some kinds failed; reconciliation ran only where it was safe), `failed`
+    /// (it could not run, or every kind failed), `cancelled`.
     public enum Status: String, Sendable, Codable, CaseIterable {
-        case queued, running, succeeded, failed, cancelled
+        case queued, running, succeeded, partial, failed, cancelled
 
         /// Finished one way or another.
-        public var isFinal: Bool { self == .succeeded || self == .failed || self == .cancelled }
+        public var isFinal: Bool { self != .queued && self != .running }
     }
 
     public enum Trigger: String, Sendable, Codable, CaseIterable {
-        case http, schedule, startup, webhook, cli
+        /// `POST /resync`; `port`: Port asked (its "Resync" button or a saved mapping).
+        case http, schedule, startup, webhook, cli, port
     }
 
     /// What a job covers: every kind of the mapping, or one kind.

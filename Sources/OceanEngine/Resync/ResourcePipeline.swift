@@ -33,6 +33,10 @@ struct ResourcePipeline: Sendable {
     let recentChanges: RecentChanges?
     let jobStartedAt: Date
     let report: @Sendable (ProgressDelta) async -> Void
+    /// How many of the first raw records go to `examples` (0: none), once, when that many are in
+    /// or the handlers are done.
+    var examplesWanted = 0
+    var examples: @Sendable ([[UInt8]]) async -> Void = { _ in }
 
     enum Outcome: Sendable {
         case succeeded
@@ -52,6 +56,10 @@ struct ResourcePipeline: Sendable {
                     var batch = batch
                     batch.renumber(from: state.fetched)
                     state.fetched += batch.count
+                    if state.examples.count < examplesWanted {
+                        for range in batch.ranges.prefix(examplesWanted - state.examples.count) { state.examples.append(Array(batch.bytes[range])) }
+                        if state.examples.count == examplesWanted { await examples(state.examples) }
+                    }
                     let pool = self.pool, plan = self.plan, resourceIndex = context.resourceIndex
                     state.inFlight.append(Task { await pool.map(batch, plan: plan, resources: [resourceIndex], problemLimit: ResourceProgress.errorLimit) })
                     if state.inFlight.count >= maxBatchesInFlight {
@@ -62,6 +70,7 @@ struct ResourcePipeline: Sendable {
             while !state.inFlight.isEmpty {
                 try await drainOne(state)
             }
+            if !state.examples.isEmpty && state.examples.count < examplesWanted { await examples(state.examples) }
             try Task.checkCancellation()
             return .succeeded
         } catch {
@@ -129,4 +138,5 @@ struct ResourcePipeline: Sendable {
 private final class PipelineState {
     var fetched = 0
     var inFlight: [Task<MappingResult, Never>] = []
+    var examples: [[UInt8]] = []
 }

@@ -41,7 +41,7 @@ extension ResyncCoordinator {
     private func execute(_ id: String, logger jobLogger: Logger) async {
         let mapping: PortAppConfig
         do {
-            mapping = try await mappingSource.currentMapping()
+            mapping = try await mappingSource.mappingForJob()
             knownMappingKinds = mapping.kinds
         } catch {
             update(id) { $0.error = "the mapping could not be read: \(error)" }
@@ -61,6 +61,7 @@ extension ResyncCoordinator {
         if let reconciler = destination.reconciler, !Task.isCancelled, jobsByID[id]?.cancelRequested == false,
            jobsByID[id]?.error == nil {
             await reconcile(id, mapping: mapping, ownedBefore: ownedBefore, reconciler: reconciler, logger: jobLogger)
+            if let job = jobsByID[id] { await stateReporter?.reconciled(job) }
         }
     }
 
@@ -70,10 +71,8 @@ extension ResyncCoordinator {
         if done.cancelRequested || cancelled {
             done.status = .cancelled
             done.error = done.error ?? (acceptingJobs ? "cancelled on request" : "cancelled: the service is shutting down")
-        } else if done.error != nil || done.progress.contains(where: { $0.status != .succeeded }) {
-            done.status = .failed
         } else {
-            done.status = .succeeded
+            done.status = Self.outcome(of: done)
         }
         jobsByID[id] = done
         await destination.reconciler?.finishJob(id)
@@ -101,6 +100,7 @@ extension ResyncCoordinator {
             if job.allKinds { job.kinds = kinds }
             job.progress = selected.map { ResourceProgress(kind: $0.resource.kind, resourceIndex: $0.index) }
         }
+        if let planned = jobsByID[id] { await stateReporter?.resourcesPlanned(planned) }
         guard !selected.isEmpty else {
             // An empty mapping (`resources: []`) asks for nothing: the job succeeds, and with no
             // resource run no blueprint is reconciled, so nothing is deleted.
@@ -131,6 +131,7 @@ extension ResyncCoordinator {
                         job.progress[position].status = .failed
                         job.progress[position].error = "the mapping of this resource is invalid: " + resourceIssues.map(\.description).joined(separator: "; ")
                     }
+                    if let failed = jobsByID[id] { await stateReporter?.resourceFinished(failed, position: position) }
                     continue
                 }
                 var resourceLogger = logger
@@ -143,11 +144,14 @@ extension ResyncCoordinator {
                     report: { delta in
                         await self.apply(delta, job: id, position: position)
                         await self.persistProgress(of: id)
-                    })
+                    },
+                    examplesWanted: stateReporter?.examplesWanted ?? 0,
+                    examples: { records in await self.reportExamples(records, job: id, position: position) })
                 update(id) { job in
                     job.progress[position].status = .running
                     job.progress[position].startedAt = self.now()
                 }
+                if let running = jobsByID[id] { await stateReporter?.resourceStarted(running, position: position) }
                 group.addTask {
                     let outcome = await pipeline.run()
                     await self.finishResource(job: id, position: position, outcome: outcome)
@@ -181,7 +185,21 @@ extension ResyncCoordinator {
         }
     }
 
-    func finishResource(job id: String, position: Int, outcome: ResourcePipeline.Outcome) {
+    /// The final status of a finished job that was not cancelled: `failed` when it could not run
+    /// (a job-level error before any resource ran) or every resource failed; `partial` when some
+    /// resource, record or entity failed, or reconciliation did; else `succeeded`.
+    static func outcome(of job: Job) -> Job.Status {
+        if job.progress.isEmpty { return job.error == nil ? .succeeded : .failed }
+        if job.progress.allSatisfy({ $0.status == .failed }) { return .failed }
+        let troubled = job.error != nil || job.progress.contains { $0.status != .succeeded || $0.failed > 0 }
+        return troubled ? .partial : .succeeded
+    }
+
+    func reportExamples(_ records: [[UInt8]], job id: String, position: Int) async {
+        if let job = jobsByID[id] { await stateReporter?.examples(records, job: job, position: position) }
+    }
+
+    func finishResource(job id: String, position: Int, outcome: ResourcePipeline.Outcome) async {
         update(id) { job in
             job.progress[position].finishedAt = self.now()
             switch outcome {
@@ -195,5 +213,6 @@ extension ResyncCoordinator {
         if case .failed(let message) = outcome {
             logger.warning("resource failed", metadata: ["job.id": "\(id)", "resync.kind": "\(jobsByID[id]?.progress[position].kind ?? "")", "error": "\(message)"])
         }
+        if let job = jobsByID[id] { await stateReporter?.resourceFinished(job, position: position) }
     }
 }

@@ -21,7 +21,8 @@ public enum FakeIntegration {
 
     /// The integration, with its handlers registered.
     public static func make() -> OceanIntegration {
-        let ocean = OceanIntegration(type: "fake", defaultMapping: defaultMapping, spec: spec)
+        let ocean = OceanIntegration(type: "fake", defaultMapping: defaultMapping, spec: spec,
+                                     resources: PortResources(blueprints: blueprints))
         ocean.onResync(ObjectKind.department) { _ in
             let records = departments.map { department -> JSON in
                 .object(["id": .string(department.id), "name": .string(department.name)])
@@ -34,6 +35,46 @@ public enum FakeIntegration {
         ocean.addWebhookProcessor("/webhook", FakePersonWebhook())
         return ocean
     }
+
+    /// The blueprints it creates in a Port organisation that has none of them (the same text as
+    /// `.port/resources/blueprints.json`; a test keeps them equal).
+    public static let blueprints = """
+        [
+          {
+            "identifier": "fake-department",
+            "title": "Fake Department",
+            "icon": "Blueprint",
+            "schema": {
+              "properties": {
+                "name": {"type": "string", "title": "Name"},
+                "id": {"type": "string", "title": "Id"}
+              },
+              "required": []
+            },
+            "relations": {}
+          },
+          {
+            "identifier": "fake-person",
+            "title": "Fake Person",
+            "icon": "Blueprint",
+            "schema": {
+              "properties": {
+                "name": {"type": "string", "title": "Name"},
+                "email": {"type": "string", "format": "email", "title": "Email"},
+                "status": {"type": "string", "enum": ["WORKING", "NOPE"], "title": "Status"},
+                "age": {"type": "number", "title": "Age"},
+                "department": {"type": "string", "title": "Department"},
+                "bio": {"type": "string", "title": "Bio"}
+              },
+              "required": []
+            },
+            "relations": {
+              "department": {"title": "Department", "target": "fake-department", "required": false, "many": false}
+            }
+          }
+        ]
+
+        """
 
     /// The default mapping (the same text as `.port/resources/port-app-config.yml`; a test keeps them equal).
     public static let defaultMapping = """

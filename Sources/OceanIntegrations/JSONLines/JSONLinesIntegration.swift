@@ -7,7 +7,8 @@ public import OceanKit
 /// For importing exports and testing a mapping end to end.
 public enum JSONLinesIntegration {
     public static func make() -> OceanIntegration {
-        let ocean = OceanIntegration(type: "jsonl", defaultMapping: defaultMapping, spec: spec)
+        let ocean = OceanIntegration(type: "jsonl", defaultMapping: defaultMapping, spec: spec,
+                                     resources: PortResources(blueprints: blueprints))
         ocean.onResync { kind, context in
             let folder = try context.integrationConfig.requiredString("path")
             let batchSize = try context.integrationConfig.int("batch_size", default: 1000, in: 1...1_000_000)
@@ -27,6 +28,26 @@ public enum JSONLinesIntegration {
         }
         throw ConfigurationError(path: IntegrationConfig.variableName("path"), "has no \(kind).jsonl or \(kind).json (in \(folder))")
     }
+
+    /// The blueprints it creates in a Port organisation that has none of them (the same text as
+    /// `.port/resources/blueprints.json`; a test keeps them equal).
+    public static let blueprints = """
+        [
+          {
+            "identifier": "item",
+            "title": "Item",
+            "icon": "Blueprint",
+            "schema": {
+              "properties": {
+                "data": {"type": "object", "title": "Record"}
+              },
+              "required": []
+            },
+            "relations": {}
+          }
+        ]
+
+        """
 
     /// The default mapping (the same text as `.port/resources/port-app-config.yml`, less its comment).
     public static let defaultMapping = """

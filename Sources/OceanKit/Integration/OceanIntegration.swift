@@ -34,6 +34,8 @@ public final class OceanIntegration: Sendable {
     public let defaultMapping: String?
     /// The settings it takes (its `.port/spec.yaml` text): checked before the service starts.
     public let spec: String?
+    /// What it creates in a Port organisation on first start (its `.port/resources`).
+    public let resources: PortResources
 
     private struct Registry {
         var byKind: [String: [ErasedHandler]] = [:]
@@ -44,11 +46,15 @@ public final class OceanIntegration: Sendable {
 
     private let registry = Locked(Registry())
 
-    public init(type: String, version: String = SwiftOcean.frameworkVersion, defaultMapping: String? = nil, spec: String? = nil) {
+    public init(
+        type: String, version: String = SwiftOcean.frameworkVersion, defaultMapping: String? = nil, spec: String? = nil,
+        resources: PortResources = PortResources()
+    ) {
         self.type = type
         self.version = version
         self.defaultMapping = defaultMapping
         self.spec = spec
+        self.resources = resources
     }
 
     /// Registers a handler for one kind. Several handlers for one kind all run, one after the other,
@@ -151,8 +157,13 @@ public final class OceanIntegration: Sendable {
 
     /// Runs the start hooks in registration order; the first failure stops the start.
     public func runStartHooks(_ context: StartContext) async throws {
-        for hook in registry.withLock({ $0.startHooks }) {
+        for hook in startHooks {
             try await hook(context)
         }
+    }
+
+    /// The start hooks in registration order (the service runs them, and retries one that fails).
+    public var startHooks: [StartHook] {
+        registry.withLock { $0.startHooks }
     }
 }

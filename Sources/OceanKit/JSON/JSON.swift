@@ -110,6 +110,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     public init() {}
 
     public init(dictionaryLiteral elements: (String, JSON)...) {
+        self.init(elements)
+    }
+
+    /// The members in the order given (a later duplicate key replaces the earlier value).
+    public init(_ elements: some Sequence<(String, JSON)>) {
         for (key, value) in elements { self[key] = value }
     }
 

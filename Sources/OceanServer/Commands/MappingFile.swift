@@ -36,7 +36,7 @@ enum MappingFile {
 
 /// Unbuffered lines on standard error.
 enum StandardError {
-    static func print(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    static func print(_ line: String, newline: Bool = true) {
+        FileHandle.standardError.write(Data((line + (newline ? "\n" : "")).utf8))
     }
 }

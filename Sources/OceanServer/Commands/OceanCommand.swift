@@ -8,7 +8,7 @@ struct OceanCommand: AsyncParsableCommand {
         // `ocean`, or the integration's own binary's name.
         commandName: CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "ocean",
         abstract: "Port integrations as one small, fast service.",
-        subcommands: [ServeCommand.self, ResyncCommand.self, MapCommand.self, ValidateCommand.self],
+        subcommands: [ServeCommand.self, ResyncCommand.self, MapCommand.self, ValidateCommand.self, DefaultsCommand.self],
         defaultSubcommand: ServeCommand.self)
 
     /// The integrations of the binary running the command line.

@@ -8,11 +8,12 @@ import OceanEngine
 import Glibc
 #endif
 
-/// `ocean resync`: runs one resync job in-process and exits (0 when it succeeded).
+/// `ocean resync`: runs one resync job in-process and exits: 0 when it succeeded, 3 when it was
+/// partial (some records or kinds failed), 1 when it failed or was cancelled.
 struct ResyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resync",
-        abstract: "Run one resync job in-process: every kind, or one with --kind. Exit 0 when it succeeded.")
+        abstract: "Run one resync job in-process: every kind, or one with --kind. Exit 0 when it succeeded, 3 when partial, 1 when it failed.")
 
     @Option(help: "Only this kind.")
     var kind: String?
@@ -42,7 +43,11 @@ struct ResyncCommand: AsyncParsableCommand {
         }
         await application.close()
         display.finish(job)
-        if job.status != .succeeded { throw ExitCode(1) }
+        switch job.status {
+        case .succeeded: return
+        case .partial: throw ExitCode(3)
+        default: throw ExitCode(1)
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import EventHTTP
+import OceanKit
 
 /// The service's HTTP routes. `openapi.yaml` describes exactly these (a test compares the two).
 enum OceanRoutes {
@@ -29,6 +30,12 @@ struct HealthRoutes {
                 }
                 if let problem = readiness.storageProblem {
                     return .error(HTTPError(.unavailable, problem, headers: ["Retry-After": "5"]))
+                }
+                let failed = readiness.failedStartSteps
+                guard failed.isEmpty else {
+                    // Ready (jobs and webhooks run), with what is being retried for a person to see.
+                    let body = JSON.object(["status": .string("ready"), "failedStartSteps": .object(JSONObject(failed.sorted { $0.key < $1.key }.map { ($0.key, JSON.string($0.value)) }))])
+                    return .json(.ok, body: Array(body.jsonText.utf8))
                 }
                 return HealthRoutes.readyResponse
             }),

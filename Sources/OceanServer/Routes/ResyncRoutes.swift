@@ -13,6 +13,10 @@ struct ResyncRoutes: Sendable {
     let authorization: BearerAuthorization
     /// False with `OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY`: resync requests are refused.
     let resyncsEnabled: Bool
+    /// How Port's own calls to `POST /resync` (the WEBHOOK listener) are recognised.
+    var portCalls: PortChangelogAuthorization?
+    /// Port signalled a change (the mapping may be new).
+    var onPortCall: @Sendable () -> Void = {}
 
     static let maxJobsLimit = 500
     static let defaultJobsLimit = 50
@@ -21,9 +25,24 @@ struct ResyncRoutes: Sendable {
 
     var routes: [Route] {
         [
-            Route(.post, "/resync", maxBodySize: 0, handler: guarded { request in try await resync(.allKinds) }),
+            // Port's call may carry a body (its changelog event): accepted and not read.
+            Route(.post, "/resync", maxBodySize: 64 << 10, handler: .asynchronous { request in
+                let trigger: Job.Trigger
+                if let portCalls, let caller = try portCalls.caller(of: request) {
+                    trigger = caller
+                    onPortCall()
+                } else {
+                    try authorization.check(request)
+                    trigger = .http
+                }
+                do {
+                    return try await resync(.allKinds, trigger: trigger)
+                } catch {
+                    throw ErrorResponses.httpError(error)
+                }
+            }),
             Route(.post, "/resync/{kind}", maxBodySize: 0, handler: guarded { request in
-                try await resync(.kind(request.pathParameters["kind"] ?? ""))
+                try await resync(.kind(request.pathParameters["kind"] ?? ""), trigger: .http)
             }),
             Route(.get, "/jobs", handler: guarded(listJobs)),
             Route(.get, "/jobs/{id}", handler: guarded { request in
@@ -52,11 +71,11 @@ struct ResyncRoutes: Sendable {
         }
     }
 
-    private func resync(_ scope: Job.Scope) async throws -> HTTPResponse {
+    private func resync(_ scope: Job.Scope, trigger: Job.Trigger) async throws -> HTTPResponse {
         guard resyncsEnabled else {
             throw ResyncError(.disabled, "resyncs are off: the service runs webhooks only (OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY)")
         }
-        let (job, coalesced) = try await coordinator.request(scope, trigger: .http)
+        let (job, coalesced) = try await coordinator.request(scope, trigger: trigger)
         var response = try Self.jobResponse(.accepted, job)
         response.headers.add("Location", "/jobs/\(job.id)")
         if coalesced { response.headers.add("X-Coalesced", "true") }

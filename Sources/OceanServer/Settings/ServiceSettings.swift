@@ -9,9 +9,11 @@ import OceanEngine
 
 /// How the service listens for work (`OCEAN__EVENT_LISTENER__TYPE`, Ocean's names).
 public enum EventListenerType: String, Sendable, CaseIterable {
-    /// Serve HTTP: resyncs on start, on a schedule and on request; webhooks. (Ocean's `POLLING` and
-    /// `WEBHOOK` both mean this here.)
+    /// Serve HTTP: resyncs on start, on a schedule and on request; webhooks. With Port, ask it every
+    /// `OCEAN__EVENT_LISTENER__RESYNC_POLLING_INTERVAL` seconds whether a resync was requested.
     case polling = "POLLING"
+    /// As `POLLING`, but Port calls the service (`<OCEAN__BASE_URL>/resync`, registered at start)
+    /// instead of being asked.
     case webhook = "WEBHOOK"
     /// Run one resync of every kind and exit (0 when it succeeded).
     case once = "ONCE"
@@ -53,8 +55,23 @@ public struct ServiceSettings: Sendable {
     public var metricsEnabled = true
     /// `OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS` (default false).
     public var allowEnvironmentInJQ = false
-    /// `OCEAN__BASE_URL`: the service's public URL, for webhook registration.
+    /// `OCEAN__BASE_URL` (or Ocean's `OCEAN__EVENT_LISTENER__APP_HOST`): the service's public URL,
+    /// for webhook registration and Port's changelog destination.
     public var baseURL: String?
+    /// `OCEAN__EVENT_LISTENER__RESYNC_POLLING_INTERVAL` (seconds): how often `POLLING` asks Port
+    /// for resync requests (default 60).
+    public var resyncPollingInterval: Duration = .seconds(60)
+    /// `OCEAN__INITIALIZE_PORT_RESOURCES` (default true): create the integration's blueprints,
+    /// scorecards, pages, actions and default mapping in Port when Port says they are not yet.
+    public var initializePortResources = true
+    /// `OCEAN__FAIL_ON_START_ERROR` (default false): a start step that fails (a start hook,
+    /// provisioning, registering with Port) stops the service instead of being retried.
+    public var failOnStartError = false
+    /// `OCEAN__SEND_RAW_DATA_EXAMPLES` (default true): the first raw records of each kind go to
+    /// Port for its mapping editor, secrets masked.
+    public var sendRawDataExamples = true
+    /// `OCEAN__SEND_LOGS_TO_PORT` (default false): ship log lines to Port's log ingest.
+    public var sendLogsToPort = false
     /// `OCEAN__WEBHOOK__MAX_BODY_SIZE` (default 5 MiB).
     public var webhookMaxBodySize = 5 << 20
     /// `OCEAN__WEBHOOK__MAX_QUEUED`: deliveries waiting beyond which new ones get 503 (default 10,000).
@@ -175,7 +192,17 @@ public struct ServiceSettings: Sendable {
         jobHistoryLimit = reader.integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) ?? jobHistoryLimit
         metricsEnabled = reader.bool("OCEAN__METRICS__ENABLED") ?? metricsEnabled
         allowEnvironmentInJQ = reader.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") ?? allowEnvironmentInJQ
-        baseURL = reader["OCEAN__BASE_URL"]
+        baseURL = reader["OCEAN__BASE_URL"] ?? reader["OCEAN__EVENT_LISTENER__APP_HOST"]
+        if let url = baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            reader.fail(reader["OCEAN__BASE_URL"] != nil ? "OCEAN__BASE_URL" : "OCEAN__EVENT_LISTENER__APP_HOST",
+                        "must be an http:// or https:// URL, got \"\(url.prefix(60))\"")
+        }
+        baseURL = baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        resyncPollingInterval = reader.integer("OCEAN__EVENT_LISTENER__RESYNC_POLLING_INTERVAL", in: 1...86_400).map { .seconds($0) } ?? resyncPollingInterval
+        initializePortResources = reader.bool("OCEAN__INITIALIZE_PORT_RESOURCES") ?? initializePortResources
+        failOnStartError = reader.bool("OCEAN__FAIL_ON_START_ERROR") ?? failOnStartError
+        sendRawDataExamples = reader.bool("OCEAN__SEND_RAW_DATA_EXAMPLES") ?? sendRawDataExamples
+        sendLogsToPort = reader.bool("OCEAN__SEND_LOGS_TO_PORT") ?? sendLogsToPort
         webhookMaxBodySize = reader.integer("OCEAN__WEBHOOK__MAX_BODY_SIZE", in: 1024...(256 << 20)) ?? webhookMaxBodySize
         webhookMaxQueued = reader.integer("OCEAN__WEBHOOK__MAX_QUEUED", in: 1...10_000_000) ?? webhookMaxQueued
     }

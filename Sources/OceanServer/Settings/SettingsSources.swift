@@ -32,7 +32,7 @@ public struct SettingsSources: Sendable {
 
     /// Names always treated as secrets; the spec adds its sensitive settings.
     static func isSecretName(_ name: String) -> Bool {
-        ["SECRET", "TOKEN", "PASSWORD", "PRIVATE_KEY", "API_KEY"].contains { name.contains($0) }
+        SecretRedactor.isSecretName(name)
     }
 
     /// Sources from the environment alone (tests, embedding).
