@@ -192,6 +192,35 @@ struct ResyncTriggerTests {
 
 @Suite("The service with Port as the destination")
 struct PortServiceTests {
+    @Test("webhook deliveries use the mapping the last job read, without asking Port each; a job reads it afresh")
+    func mappingCached() async throws {
+        let port = FakePort()
+        try await port.start()
+        let service = try await TestService.start(environment: [
+            "OCEAN__PORT__CLIENT_ID": port.clientID, "OCEAN__PORT__CLIENT_SECRET": port.clientSecret, "OCEAN__PORT__BASE_URL": port.baseURL,
+            "OCEAN__INTEGRATION__CONFIG__WEBHOOK_INSECURE": "true",
+        ])
+        let reads = { await port.requestCounts["GET /v1/integration/{id}"] ?? 0 }
+        let accepted = try await fetch(port: service.port, "POST", "/resync")
+        let id = try #require(accepted.json?["id"] as? String)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, try await fetch(port: service.port, "GET", "/jobs/\(id)").json?["status"] as? String != "succeeded" {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let afterJob = await reads()
+        for n in 0..<5 {
+            let body = Array(#"{"action":"upsert","person":{"id":"hook-\#(n)","name":"Hook","department":{"id":"hr","name":"HR"}}}"#.utf8)
+            #expect(try await fetch(port: service.port, "POST", "/integration/webhook", body: body).status == 202)
+        }
+        while ContinuousClock.now < deadline, await port.entities(blueprint: "fake-person")["hook-4"] == nil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await port.entities(blueprint: "fake-person")["hook-4"] != nil)
+        #expect(await reads() == afterJob, "deliveries asked Port for the mapping")
+        await service.stop()
+        await port.stop()
+    }
+
     @Test("POST /resync writes to Port; GET /entities says the entities are in Port")
     func entitiesInPort() async throws {
         let port = FakePort()
