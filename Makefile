@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := libevent-dev libjq-dev libsqlite3-dev
 HOST ?= 0.0.0.0
 PORT ?= 8000
 
-.PHONY: run test test-tsan build deps test-deps bench-http bench-metrics bench-map bench-resync bench-port bench-webhook clean
+.PHONY: run fake-port test test-tsan build deps test-deps bench-http bench-metrics bench-map bench-resync bench-port bench-webhook clean
 
 ## Install the system libraries when their headers are missing (libevent's evhttp, libjq, SQLite).
 deps:
@@ -31,6 +31,12 @@ build: deps
 ## Build and start the service with its embedded defaults (Ctrl-C stops it gracefully).
 run: build
 	$$($(SWIFT) build --show-bin-path)/ocean serve --host $(HOST) --port $(PORT)
+
+## The Port-like API the tests use, as a process standing in for a Port organisation (started
+## empty; client id `bench-client`, secret `bench-secret`): see the README's "With Port".
+FAKE_PORT ?= 8010
+fake-port: build
+	$$($(SWIFT) build --show-bin-path)/fake-port $(FAKE_PORT)
 
 ## The whole test suite (builds the ocean binary first: some tests run it).
 ## One test at a time (about two minutes here): run all at once on two cores, the load stretched

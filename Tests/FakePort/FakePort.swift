@@ -88,6 +88,7 @@ public final class FakePort: Sendable {
             route(.post, "/v1/ingest/metrics/heartbeat") { try await state.heartbeat($0) },
             route(.post, "/v1/ingest/logs") { try await state.logs($0) },
             control(.get, "/__stats") { _ in try await state.stats() },
+            control(.get, "/__integrations/{id}") { try await state.overview($0) },
             control(.post, "/__resync-request/{id}") { try await state.userRequestsResync($0) },
             control(.put, "/__mapping/{id}") { try await state.userSavesMapping($0) },
         ]

@@ -96,6 +96,26 @@ extension FakePortState {
         return try Self.json(200, ["ok": true, "request": resyncRequest?.value ?? NSNull()])
     }
 
+    /// What Port's UI would show of an integration, for the README tour: whether its resources
+    /// were provisioned, the blueprints and entity counts, the last resync state, each kind's last
+    /// sync state and how many examples it sent.
+    func overview(_ request: HTTPRequest) throws -> HTTPResponse {
+        let identifier = request.pathParameters["id"] ?? ""
+        guard let record = integration?.value, record["identifier"] as? String == identifier else {
+            return try Self.json(404, ["ok": false, "error": "no integration \(identifier)"])
+        }
+        var kinds: [String: String] = [:]
+        for event in syncMetrics {
+            if let kind = event.value["kindIdentifier"] as? String, let state = event.value["syncState"] as? String { kinds[kind] = state }
+        }
+        return try Self.json(200, [
+            "identifier": identifier, "resourcesInitialized": record["arePortResourcesInitialized"] as? Bool ?? false,
+            "blueprints": blueprints.keys.sorted(), "entities": store.mapValues(\.count),
+            "lastResyncState": resyncStates.last?.value["status"] ?? NSNull(), "kinds": kinds,
+            "examples": examplesByKind.mapValues { ($0.value as? [Any])?.count ?? 0 },
+        ])
+    }
+
     /// What the fake saw, for `make bench-port` and the README tour.
     func stats() throws -> HTTPResponse {
         let states = resyncStates.compactMap { $0.value["status"] as? String }

@@ -12,7 +12,8 @@ import Glibc
 /// followed by the output the page shows. The commands of a page run in order in one bash, in a new
 /// folder, with the built `ocean` first on the PATH. `… make run` starts the service in the
 /// background (the page tells the reader to use another shell) on a free port, which replaces
-/// `localhost:8000`. Before each command the test waits, as a reader would, until no job and no
+/// `localhost:8000`; a second `make run` stops the first (as the reader's Ctrl-C). `make fake-port`
+/// starts the Port-like API in the background on a free port, which replaces `localhost:8010`. Before each command the test waits, as a reader would, until no job and no
 /// webhook delivery is in progress. Output is compared as a reader compares it: JSON by shape (the
 /// same keys, the same kinds of value, the same lengths of lists), other lines exactly once ids,
 /// times and sizes are masked. `sh` blocks are not run: they need Port, Docker or a real Jira.
@@ -72,15 +73,34 @@ struct DocsCommandTests {
         let binaries = try OceanProcess.binary().deletingLastPathComponent().path
         var service: OceanProcess?
         var port = 0
-        defer { if let service { kill(service.process.processIdentifier, SIGKILL) } }
+        var fakePort: OceanProcess?
+        var portAPI = 0
+        defer {
+            if let service { kill(service.process.processIdentifier, SIGKILL) }
+            if let fakePort { kill(fakePort.process.processIdentifier, SIGKILL) }
+        }
         let shell = try Shell(folder: folder, path: binaries)
         defer { shell.close() }
+        func placed(_ text: String) -> String {
+            text.replacingOccurrences(of: "localhost:8000", with: "127.0.0.1:\(port)")
+                .replacingOccurrences(of: "localhost:8010", with: "127.0.0.1:\(portAPI)")
+        }
         for command in commands {
+            if command.text == "make fake-port" {
+                let started = try OceanProcess.start(["0"], directory: folder, binary: "fake-port")
+                fakePort = started
+                portAPI = try await Self.announcedPort(started)
+                continue
+            }
             if command.text.hasSuffix("make run") {
+                if let running = service {
+                    kill(running.process.processIdentifier, SIGINT)
+                    #expect(try await running.exitStatus(within: .seconds(15)) == 0)
+                }
                 var environment: [String: String] = ["OCEAN__CATALOG__PATH": folder + "/.ocean/catalog.sqlite"]
                 for word in command.text.split(separator: " ").dropLast(2) {
                     let parts = word.split(separator: "=", maxSplits: 1)
-                    environment[String(parts[0])] = String(parts[1])
+                    environment[String(parts[0])] = placed(String(parts[1]))
                 }
                 let started = try OceanProcess.start(["serve", "--host", "127.0.0.1", "--port", "0"], environment: environment, directory: folder)
                 service = started
@@ -88,7 +108,7 @@ struct DocsCommandTests {
                 continue
             }
             if port != 0 { try await Self.settle(port: port) }
-            let text = command.text.replacingOccurrences(of: "localhost:8000", with: "127.0.0.1:\(port)")
+            let text = placed(command.text)
             let run = try await onThread { try shell.run(text) }
             #expect(run.status != 127 && run.status != 126, "\(page): `\(command.text)` could not run: \(run.output)")
             let mismatch = Self.compare(expected: command.expected, actual: run.output)
@@ -98,6 +118,19 @@ struct DocsCommandTests {
             kill(service.process.processIdentifier, SIGTERM)
             #expect(try await service.exitStatus(within: .seconds(15)) == 0)
         }
+    }
+
+    /// The port of the base URL `fake-port` prints when it is up.
+    static func announcedPort(_ process: OceanProcess) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let line = process.output.split(separator: "\n").first(where: { $0.hasPrefix("http://127.0.0.1:") }),
+               let port = Int(line.split(separator: ":").last ?? "") {
+                return port
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestHTTPError("fake-port did not say where it listens: \(process.output)")
     }
 
     /// Waits until no job is queued or running and no webhook delivery waits, as a reader would.

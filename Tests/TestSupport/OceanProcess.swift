@@ -27,14 +27,15 @@ public final class OceanProcess: @unchecked Sendable {
 
     /// Starts `ocean` with `arguments` in `directory` (a new empty one by default); `input`, when given,
     /// is written to its stdin, which is then closed.
-    /// `descriptorLimit`: the child runs under `ulimit -n` of that many (soft and hard).
+    /// `descriptorLimit`: the child runs under `ulimit -n` of that many (soft and hard). `name`:
+    /// another product of the package (`fake-port`).
     public static func start(
         _ arguments: [String], environment: [String: String] = [:], input: [UInt8]? = nil, directory: String? = nil,
-        descriptorLimit: Int? = nil
+        descriptorLimit: Int? = nil, binary name: String = "ocean"
     ) throws -> OceanProcess {
         ignoreSIGPIPE
         let service = OceanProcess()
-        let binary = try OceanProcess.binary()
+        let binary = try OceanProcess.binary(named: name)
         if let descriptorLimit {
             service.process.executableURL = URL(fileURLWithPath: "/bin/sh")
             service.process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", binary.path] + arguments
