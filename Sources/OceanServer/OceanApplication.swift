@@ -39,6 +39,8 @@ public struct OceanApplication: Sendable {
         /// The mapping read from Port, cached for deliveries (nil with a local mapping file).
         let mapping: CachedMapping?
         let changelog: PortChangelogAuthorization
+        /// Log lines to Port (`OCEAN__SEND_LOGS_TO_PORT`).
+        let logs: PortLogShipper?
         /// Whether the integration's record says its resources were provisioned: read at start.
         let record = Locked(PortIntegrationRecord())
     }
@@ -55,8 +57,22 @@ public struct OceanApplication: Sendable {
     }
 
     /// Builds everything around `integration`.
-    public init(settings: ServiceSettings, integration: OceanIntegration, logger: Logger) throws(StartupError) {
+    public init(settings: ServiceSettings, integration: OceanIntegration, logger given: Logger) throws(StartupError) {
         self.settings = settings
+        let redactor = SecretRedactor(settings.secrets)
+        self.redactor = redactor
+        let portSettings = Self.portSettings(settings, integration: integration)
+        var logger = given
+        var shipper: PortLogShipper?
+        if settings.sendLogsToPort, let portSettings {
+            // Every line the service writes also goes to Port; the shipper's own client logs only
+            // locally (its failures must not feed it).
+            let logs = PortLogShipper(client: PortClient(settings: Self.reportingSettings(portSettings), logger: given), redactor: redactor)
+            let local = given.handler
+            logger = Logger(label: given.label) { _ in MultiplexLogHandler([local, logs.handler(level: given.logLevel)]) }
+            logger.logLevel = given.logLevel
+            shipper = logs
+        }
         self.logger = logger
         JQProgram.setTimeLimit(settings.jqTimeLimit)
         metrics = ServiceMetrics(enabled: settings.metricsEnabled)
@@ -70,21 +86,9 @@ public struct OceanApplication: Sendable {
         }
         let sink: any ReconcilingSink
         let mappingSource: any MappingSource
-        let redactor = SecretRedactor(settings.secrets)
-        self.redactor = redactor
         let engineMetrics = EngineMetrics(factory: metrics.factory)
-        if let destination = settings.port {
-            let portSettings = PortSettings(
-                clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
-                integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
-                integrationVersion: SwiftOcean.reportedVersion(of: integration.version),
-                maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout)
+        if let portSettings {
             let client = PortClient(settings: portSettings, logger: logger)
-            // Reports are worth less than a job's time: brief retries, short timeouts, their own connections.
-            var reportSettings = portSettings
-            reportSettings.maxConcurrentRequests = 2
-            reportSettings.requestTimeout = .seconds(5)
-            reportSettings.retryPolicy = RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(200), maxBackoff: .seconds(1))
             var reporterSettings = PortSyncReporter.Settings()
             reporterSettings.interval = settings.scheduledResyncInterval
             reporterSettings.sendExamples = settings.sendRawDataExamples
@@ -96,8 +100,9 @@ public struct OceanApplication: Sendable {
             let cached = settings.mappingPath == nil ? CachedMapping(integrationRecord) : nil
             port = PortParts(
                 integration: integrationRecord, provisioner: PortProvisioner(client: client, logger: logger),
-                reporter: PortSyncReporter(client: PortClient(settings: reportSettings, logger: logger), settings: reporterSettings, logger: logger),
-                mapping: cached, changelog: PortChangelogAuthorization(apiToken: settings.apiToken, integrationIdentifier: settings.integrationIdentifier))
+                reporter: PortSyncReporter(client: PortClient(settings: Self.reportingSettings(portSettings), logger: logger), settings: reporterSettings, logger: logger),
+                mapping: cached, changelog: PortChangelogAuthorization(apiToken: settings.apiToken, integrationIdentifier: settings.integrationIdentifier),
+                logs: shipper)
             sink = PortSink(client: client, writeLog: catalog, logger: logger)
             mappingSource = cached ?? FixedMapping(mapping)
         } else {
@@ -134,6 +139,26 @@ public struct OceanApplication: Sendable {
         let router = Router(OceanRoutes.make(readiness: readiness, resync: resyncRoutes, webhooks: webhookRoutes, metrics: metrics))
         routeTable = router.table
         server = HTTPServer(configuration: settings.http, router: router, logger: logger, metrics: metrics.factory)
+    }
+
+    /// Who the service is to Port, when Port is the destination.
+    private static func portSettings(_ settings: ServiceSettings, integration: OceanIntegration) -> PortSettings? {
+        guard let destination = settings.port else { return nil }
+        return PortSettings(
+            clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
+            integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
+            integrationVersion: SwiftOcean.reportedVersion(of: integration.version),
+            maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout)
+    }
+
+    /// Reports and log lines are worth less than a job's time: brief retries, short timeouts, their
+    /// own connections.
+    private static func reportingSettings(_ port: PortSettings) -> PortSettings {
+        var settings = port
+        settings.maxConcurrentRequests = 2
+        settings.requestTimeout = .seconds(5)
+        settings.retryPolicy = RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(200), maxBackoff: .seconds(1))
+        return settings
     }
 
     /// The mapping file given, else the integration's default; checked completely (every
@@ -180,6 +205,7 @@ public struct OceanApplication: Sendable {
                 let record = try await port.integration.ensureExists(defaultMappingText: settings.mappingPath == nil ? integration.defaultMapping : nil)
                 port.record.withLock { $0 = record }
                 port.reporter.useMetricsIngest(record.metricsIngestURL)
+                port.logs?.useIngest(record.logsIngestURL)
             } catch {
                 await close()
                 throw StartupError("cannot reach Port at \(settings.port?.baseURL ?? ""): \(error)")
@@ -278,7 +304,8 @@ public struct OceanApplication: Sendable {
             .init(service: storage, successTerminationBehavior: .ignore),
         ]
         if let port {
-            // Stops after the coordinator, so a job's last reports still go out.
+            // Stop after the coordinator, so a job's last reports and lines still go out.
+            if let logs = port.logs { services.append(.init(service: logs, successTerminationBehavior: .ignore)) }
             services.append(.init(service: port.reporter, successTerminationBehavior: .ignore))
         }
         services += [
@@ -314,6 +341,7 @@ public struct OceanApplication: Sendable {
         port?.reporter.finish()
         await port?.integration.client.shutdown()
         await port?.reporter.client.shutdown()
+        await port?.logs?.client.shutdown()
     }
 
     /// Runs one job in-process (`ocean resync`, `OCEAN__EVENT_LISTENER__TYPE=ONCE`) and returns it
@@ -344,6 +372,7 @@ public struct OceanApplication: Sendable {
             reporter?.finish()
             return finished
         }
+        await port?.logs?.flush()
         guard let finished else { throw StartupError("the job \(job.id) was lost") }
         progress(finished)
         return finished

@@ -67,7 +67,7 @@ struct PortControlPlaneTests {
     func freshOrganisation() async throws {
         let port = FakePort()
         try await port.start()
-        let environment = Self.environment(port, identifier: "fresh")
+        let environment = Self.environment(port, identifier: "fresh", ["OCEAN__SEND_LOGS_TO_PORT": "true"])
         let service = try OceanProcess.start(["serve", "--host", "127.0.0.1", "--port", "0"], environment: environment)
         defer { kill(service.process.processIdentifier, SIGKILL) }
         let http = try await service.port()
@@ -114,6 +114,10 @@ struct PortControlPlaneTests {
         #expect(try await service.exitStatus(within: .seconds(20)) == 0)
         #expect(await port.resyncStates.last.map { Self.object($0)["status"] as? String } == "completed")
         let polls = await port.requestCounts["GET /v1/integration/{id}/resync-request"] ?? 0
+        // The log lines went to Port's log ingest too, secrets masked.
+        let shipped = await port.shippedLogs.map(Self.object)
+        #expect(shipped.contains { $0["message"] as? String == "job finished" && $0["level"] as? String == "INFO" })
+        #expect(!(await port.shippedLogs.joined()).contains(port.clientSecret))
 
         // A restart does not run the old request again (the last one acted on is stored; without
         // a job at start nothing else would cover it); nor is anything provisioned again.
