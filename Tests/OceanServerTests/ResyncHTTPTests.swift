@@ -192,14 +192,19 @@ struct ResyncTriggerTests {
 
 @Suite("The service with Port as the destination")
 struct PortServiceTests {
-    @Test("webhook deliveries use the mapping the last job read, without asking Port each; a job reads it afresh")
-    func mappingCached() async throws {
+    /// A Port-like API, and the service with it as the destination.
+    static func start(_ environment: [String: String] = [:]) async throws -> (FakePort, TestService) {
         let port = FakePort()
         try await port.start()
         let service = try await TestService.start(environment: [
             "OCEAN__PORT__CLIENT_ID": port.clientID, "OCEAN__PORT__CLIENT_SECRET": port.clientSecret, "OCEAN__PORT__BASE_URL": port.baseURL,
-            "OCEAN__INTEGRATION__CONFIG__WEBHOOK_INSECURE": "true",
-        ])
+        ].merging(environment) { $1 })
+        return (port, service)
+    }
+
+    @Test("webhook deliveries use the mapping the last job read, without asking Port each; a job reads it afresh")
+    func mappingCached() async throws {
+        let (port, service) = try await Self.start(["OCEAN__INTEGRATION__CONFIG__WEBHOOK_INSECURE": "true"])
         let reads = { await port.requestCounts["GET /v1/integration/{id}"] ?? 0 }
         let accepted = try await fetch(port: service.port, "POST", "/resync")
         let id = try #require(accepted.json?["id"] as? String)
@@ -223,11 +228,7 @@ struct PortServiceTests {
 
     @Test("POST /resync writes to Port; GET /entities says the entities are in Port")
     func entitiesInPort() async throws {
-        let port = FakePort()
-        try await port.start()
-        let service = try await TestService.start(environment: [
-            "OCEAN__PORT__CLIENT_ID": port.clientID, "OCEAN__PORT__CLIENT_SECRET": port.clientSecret, "OCEAN__PORT__BASE_URL": port.baseURL,
-        ])
+        let (port, service) = try await Self.start()
         let accepted = try await fetch(port: service.port, "POST", "/resync")
         let id = try #require(accepted.json?["id"] as? String)
         let deadline = ContinuousClock.now + .seconds(30)

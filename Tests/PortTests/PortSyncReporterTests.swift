@@ -116,6 +116,25 @@ struct PortSyncReporterTests {
         await harness.stop()
     }
 
+    @Test("an organisation without the blueprints refuses every entity: the job failed, not succeeded, and says why")
+    func nothingWritten() async throws {
+        let source = CountingSource(["service": 10, "team": 0])
+        let harness = try await PortHarness.start(source.integration(), mapping: portMapping(["service", "team"]), blueprintsExist: false)
+        let job = try await harness.run()
+        let service = try #require(job.progress.first { $0.kind == "service" })
+        #expect(service.status == .failed)
+        #expect(service.upserted == 0 && service.failed == 10)
+        #expect(service.error == "every record or entity of it failed (10); the first problems are in errors")
+        #expect(service.errors.first?.contains(#"Blueprint with identifier "service" was not found"#) == true)
+        // "team" had nothing to write and nothing failed: it succeeded, so the job is partial.
+        #expect(job.status == .partial)
+        let (alone, _) = try await harness.coordinator.request(.kind("service"), trigger: .http)
+        #expect(await harness.coordinator.waitUntilFinished(alone.id)?.status == .failed)
+        await harness.flushReports()
+        #expect(await harness.port.syncMetrics.map(Self.object).last { $0["kindIdentifier"] as? String == "service-0" }?["syncState"] as? String == "failed")
+        await harness.stop()
+    }
+
     @Test("an entity written through a search identifier is the one Port matched: never stale")
     func searchIdentifier() async throws {
         let ocean = OceanIntegration(type: "test")

@@ -21,12 +21,13 @@ struct PortHarness {
     static func start(
         _ ocean: OceanIntegration, mapping: String, fake: FakePort = FakePort(), maxConcurrentRequests: Int = 8,
         requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100)),
-        mappingFromPort: Bool = true, reporterSettings: PortSyncReporter.Settings = PortSyncReporter.Settings()
+        mappingFromPort: Bool = true, reporterSettings: PortSyncReporter.Settings = PortSyncReporter.Settings(),
+        blueprintsExist: Bool = true
     ) async throws -> PortHarness {
         try await fake.start()
         // The blueprints the mapping writes exist, as a user's organisation would have them.
         let config = try PortAppConfig.parse(mapping).config
-        await fake.seed(blueprints: config.resources.compactMap(MappingPlan.constantBlueprint(of:)))
+        if blueprintsExist { await fake.seed(blueprints: config.resources.compactMap(MappingPlan.constantBlueprint(of:))) }
         var logger = Logger(label: "test.port")
         logger.logLevel = .critical
         let catalog = try CatalogStore(path: FileManager.default.temporaryDirectory

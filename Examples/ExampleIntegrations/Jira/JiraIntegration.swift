@@ -21,7 +21,8 @@ public enum JiraIntegration {
     /// The integration; `http` is shared by every resync (retries, backoff, a bound on requests in
     /// flight, and Jira's rate limit).
     public static func make(http: RetryingHTTPClient = RetryingHTTPClient(maxConcurrentRequests: 4, requestsPerSecond: 10, burst: 10)) -> OceanIntegration {
-        let ocean = OceanIntegration(type: "jira", defaultMapping: defaultMapping, spec: spec)
+        let ocean = OceanIntegration(type: "jira", defaultMapping: defaultMapping, spec: spec,
+                                     resources: PortResources(blueprints: blueprints))
 
         ocean.onResync(ObjectKind.project) { context in
             let selector = try context.selector(as: JiraSelector.self)
@@ -94,6 +95,19 @@ public enum JiraIntegration {
                     status: .fields.status.name
                   relations:
                     project: .fields.project.key
+        """
+
+    /// What a fresh Port organisation gets on first start (`ocean defaults apply` by hand).
+    public static let blueprints = """
+        [
+          {"identifier": "jiraProject", "title": "Jira Project", "icon": "Jira",
+           "schema": {"properties": {"url": {"type": "string", "format": "url", "title": "URL"},
+                                     "totalIssues": {"type": "number", "title": "Total issues"}}, "required": []},
+           "relations": {}},
+          {"identifier": "jiraIssue", "title": "Jira Issue", "icon": "Jira",
+           "schema": {"properties": {"status": {"type": "string", "title": "Status"}}, "required": []},
+           "relations": {"project": {"title": "Project", "target": "jiraProject", "required": false, "many": false}}}
+        ]
         """
 }
 

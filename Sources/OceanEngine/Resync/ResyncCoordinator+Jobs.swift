@@ -203,6 +203,11 @@ extension ResyncCoordinator {
         update(id) { job in
             job.progress[position].finishedAt = self.now()
             switch outcome {
+            case .succeeded where job.progress[position].failed > 0 && job.progress[position].upserted == 0:
+                // Ran to its end, but nothing of it was written: the kind failed (a fresh Port
+                // organisation without the blueprint refuses every entity).
+                job.progress[position].status = .failed
+                job.progress[position].error = "every record or entity of it failed (\(job.progress[position].failed)); the first problems are in errors"
             case .succeeded: job.progress[position].status = .succeeded
             case .cancelled: job.progress[position].status = .cancelled
             case .failed(let message):
