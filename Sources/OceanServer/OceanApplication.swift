@@ -6,7 +6,7 @@ public import Logging
 public import OceanKit
 public import OceanEngine
 public import OceanCatalog
-public import OceanPort
+import OceanPort
 import ServiceLifecycle
 
 /// The whole service, assembled from its settings: what `ocean serve` and `ocean resync` run.
@@ -24,26 +24,12 @@ public struct OceanApplication: Sendable {
     public let metrics: ServiceMetrics
     /// The routes the server serves (for comparing with `openapi.yaml`).
     public let routeTable: [(method: HTTPMethod, pattern: String)]
-    private let logger: Logger
+    let logger: Logger
     /// Port, when it is the destination.
-    private let port: PortParts?
+    let port: PortParts?
     private let defaultMapping: PortAppConfig?
     private let startSteps: StartSteps
     private let redactor: SecretRedactor
-
-    /// What talks to Port, when it is the destination.
-    private struct PortParts: Sendable {
-        let integration: PortIntegration
-        let provisioner: PortProvisioner
-        let reporter: PortSyncReporter
-        /// The mapping read from Port, cached for deliveries (nil with a local mapping file).
-        let mapping: CachedMapping?
-        let changelog: PortChangelogAuthorization
-        /// Log lines to Port (`OCEAN__SEND_LOGS_TO_PORT`).
-        let logs: PortLogShipper?
-        /// Whether the integration's record says its resources were provisioned: read at start.
-        let record = Locked(PortIntegrationRecord())
-    }
 
     /// Builds everything; every problem that would stop a start is reported here, with the setting
     /// or file to fix.
@@ -141,26 +127,6 @@ public struct OceanApplication: Sendable {
         server = HTTPServer(configuration: settings.http, router: router, logger: logger, metrics: metrics.factory)
     }
 
-    /// Who the service is to Port, when Port is the destination.
-    private static func portSettings(_ settings: ServiceSettings, integration: OceanIntegration) -> PortSettings? {
-        guard let destination = settings.port else { return nil }
-        return PortSettings(
-            clientID: destination.clientID, clientSecret: destination.clientSecret, baseURL: destination.baseURL,
-            integrationType: integration.type, integrationIdentifier: settings.integrationIdentifier,
-            integrationVersion: SwiftOcean.reportedVersion(of: integration.version),
-            maxConcurrentRequests: destination.maxConcurrentRequests, requestTimeout: destination.timeout)
-    }
-
-    /// Reports and log lines are worth less than a job's time: brief retries, short timeouts, their
-    /// own connections.
-    private static func reportingSettings(_ port: PortSettings) -> PortSettings {
-        var settings = port
-        settings.maxConcurrentRequests = 2
-        settings.requestTimeout = .seconds(5)
-        settings.retryPolicy = RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(200), maxBackoff: .seconds(1))
-        return settings
-    }
-
     /// The mapping file given, else the integration's default; checked completely (every
     /// expression compiled) so a broken mapping stops the start instead of every job.
     private static func loadMapping(settings: ServiceSettings, integration: OceanIntegration, logger: Logger) throws(StartupError) -> PortAppConfig {
@@ -234,34 +200,6 @@ public struct OceanApplication: Sendable {
         }
     }
 
-    /// Provisioning (when Port says the integration's resources are not initialised), then the
-    /// changelog destination (the WEBHOOK listener).
-    private func portSteps() -> [StartSteps.Step] {
-        guard let port else { return [] }
-        var steps: [StartSteps.Step] = []
-        let record = port.record.current
-        if settings.initializePortResources && !record.resourcesInitialized {
-            let resources = integration.resources
-            let mappingText = settings.mappingPath == nil && !record.hasMapping ? integration.defaultMapping : nil
-            steps.append(StartSteps.Step(name: "provisioning Port") {
-                _ = try await port.provisioner.provision(resources)
-                if let mappingText { try await port.integration.saveMapping(mappingText) }
-                try await port.integration.markResourcesInitialized(true)
-            })
-        }
-        if settings.eventListener == .webhook {
-            if let baseURL = settings.baseURL {
-                let url = port.changelog.destination(baseURL: baseURL)
-                steps.append(StartSteps.Step(name: "registering with Port") {
-                    try await port.integration.registerChangelogDestination(url)
-                })
-            } else {
-                logger.warning("OCEAN__EVENT_LISTENER__TYPE=WEBHOOK needs OCEAN__BASE_URL (or OCEAN__EVENT_LISTENER__APP_HOST): Port cannot call the service")
-            }
-        }
-        return steps
-    }
-
     /// The integration's start hooks, in order.
     private func hookSteps() -> [StartSteps.Step] {
         let context = StartContext(integrationConfig: settings.integrationConfig, baseURL: settings.baseURL, logger: logger)
@@ -269,28 +207,6 @@ public struct OceanApplication: Sendable {
         return hooks.enumerated().map { index, hook in
             StartSteps.Step(name: hooks.count == 1 ? "start hook" : "start hook \(index + 1)") { try await hook(context) }
         }
-    }
-
-    /// `ocean defaults apply`: the integration in Port, then its resources (as provisioning at start
-    /// does, whatever `arePortResourcesInitialized` says), its default mapping when Port has none,
-    /// and the mark that they are initialised.
-    public func applyPortDefaults() async throws -> ProvisioningOutcome {
-        guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
-        let record = try await port.integration.ensureExists(defaultMappingText: integration.defaultMapping)
-        let outcome = try await port.provisioner.provision(integration.resources)
-        if !record.hasMapping, let mapping = integration.defaultMapping { try await port.integration.saveMapping(mapping) }
-        try await port.integration.markResourcesInitialized(true)
-        return outcome
-    }
-
-    /// `ocean defaults clean`: deletes the integration's blueprints with their entities, and
-    /// clears the mark so the next start provisions them again. Returns the blueprints deleted.
-    public func cleanPortDefaults() async throws -> [String] {
-        guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
-        try await port.integration.ensureExists(defaultMappingText: nil)
-        let deleted = try await port.provisioner.clean(integration.resources)
-        try await port.integration.markResourcesInitialized(false)
-        return deleted
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully and returns.
