@@ -283,7 +283,9 @@ extension ServiceSettings: CustomReflectable {
             "integrationIdentifier": integrationIdentifier, "integrationConfig": integrationConfig,
             "mappingPath": mappingPath as Any, "catalogPath": catalogPath, "resyncOnStart": resyncOnStart,
             "scheduledResyncInterval": scheduledResyncInterval as Any, "eventListener": eventListener,
-            "metricsEnabled": metricsEnabled,
+            "metricsEnabled": metricsEnabled, "baseURL": baseURL as Any, "resyncPollingInterval": resyncPollingInterval,
+            "initializePortResources": initializePortResources, "failOnStartError": failOnStartError,
+            "sendRawDataExamples": sendRawDataExamples, "sendLogsToPort": sendLogsToPort,
             "port": port.map { "clientID: \($0.clientID), clientSecret: \(SecretRedactor.mask), baseURL: \($0.baseURL)" } as Any,
         ])
     }

@@ -13,6 +13,14 @@
   value: {{ .Values.scheduledResyncInterval | quote }}
 - name: OCEAN__PORT__BASE_URL
   value: {{ .Values.port.baseUrl | quote }}
+- name: OCEAN__INITIALIZE_PORT_RESOURCES
+  value: {{ .Values.initializePortResources | quote }}
+- name: OCEAN__SEND_RAW_DATA_EXAMPLES
+  value: {{ .Values.sendRawDataExamples | quote }}
+{{- with .Values.liveEvents.baseUrl }}
+- name: OCEAN__BASE_URL
+  value: {{ . | quote }}
+{{- end }}
 - name: OCEAN__CATALOG__PATH
   value: /data/catalog.sqlite
 - name: APPLICATION__PORT
