@@ -7,8 +7,9 @@ public import OceanEngine
 ///
 /// WAL mode: readers (`GET /entities`, `GET /jobs` after a restart) never wait for a resync that is
 /// writing. Each batch of entities is one transaction.
-public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliveryStore, Sendable {
+public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, WriteDigests, DeliveryStore, Sendable {
     public let name = "catalog"
+    public var destinationIdentity: String { "catalog" }
     public let path: String
     private let pool: DatabasePool
     /// The file as opened (device and inode): a write into a file that was since removed or
@@ -77,6 +78,15 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         // What the service remembers across restarts (the last resync request of Port's acted on).
         migrator.registerMigration("catalog-2") { db in
             try db.execute(sql: "CREATE TABLE service_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+        }
+        // What was last written of each entity, so unchanged ones are not sent again.
+        migrator.registerMigration("catalog-3") { db in
+            try db.execute(sql: """
+                CREATE TABLE entity_digests (
+                    integration TEXT NOT NULL, blueprint TEXT NOT NULL, identifier TEXT NOT NULL, digest TEXT NOT NULL,
+                    PRIMARY KEY (integration, blueprint, identifier)
+                ) WITHOUT ROWID
+                """)
         }
         return migrator
     }
@@ -231,6 +241,21 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
         }
     }
 
+    /// Stamps the entities with the job (the job saw them, unchanged); returns the ones the catalog
+    /// does not hold (deleted behind the service's back), which must be written.
+    public func confirmUnchanged(_ entities: [MappedEntity], options: UpsertOptions) async throws -> [MappedEntity] {
+        guard !entities.isEmpty else { return [] }
+        return try await pool.write { db in
+            let statement = try db.cachedStatement(sql: "UPDATE entities SET job_id = ? WHERE blueprint = ? AND identifier = ? AND integration = ?")
+            var missing: [MappedEntity] = []
+            for entity in entities {
+                try statement.execute(arguments: [options.jobID, entity.blueprint, entity.identifier, options.integrationIdentifier])
+                if db.changesCount == 0 { missing.append(entity) }
+            }
+            return missing
+        }
+    }
+
     // MARK: Service state
 
     /// The value stored under `key`, nil when none is.
@@ -242,6 +267,46 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, DeliverySt
     public func setStateValue(_ value: String, for key: String) async throws {
         try await pool.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO service_state (key, value) VALUES (?, ?)", arguments: [key, value])
+        }
+    }
+
+    // MARK: Digests of what was written
+
+    public func digests(integration: String, blueprint: String, identifiers: [String]) async throws -> [String: String] {
+        guard !identifiers.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT digest FROM entity_digests WHERE integration = ? AND blueprint = ? AND identifier = ?")
+            var found: [String: String] = [:]
+            for identifier in identifiers {
+                if let digest = try String.fetchOne(statement, arguments: [integration, blueprint, identifier]) { found[identifier] = digest }
+            }
+            return found
+        }
+    }
+
+    public func record(integration: String, blueprint: String, digests: [(identifier: String, digest: String)]) async throws {
+        guard !digests.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO entity_digests (integration, blueprint, identifier, digest) VALUES (?, ?, ?, ?)")
+            for entry in digests { try statement.execute(arguments: [integration, blueprint, entry.identifier, entry.digest]) }
+        }
+    }
+
+    /// Drops every digest of `blueprints` (they were created anew: nothing in them was written).
+    public func forgetDigests(integration: String, blueprints: [String]) async throws {
+        guard !blueprints.isEmpty else { return }
+        try await pool.write { db in
+            for blueprint in blueprints {
+                try db.execute(sql: "DELETE FROM entity_digests WHERE integration = ? AND blueprint = ?", arguments: [integration, blueprint])
+            }
+        }
+    }
+
+    public func forget(integration: String, blueprint: String, identifiers: [String]) async throws {
+        guard !identifiers.isEmpty else { return }
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM entity_digests WHERE integration = ? AND blueprint = ? AND identifier = ?")
+            for identifier in identifiers { try statement.execute(arguments: [integration, blueprint, identifier]) }
         }
     }
 

@@ -8,7 +8,7 @@ public import Metrics
 /// - `ocean_jobs{status="queued"|"running"}`: jobs waiting and running now.
 /// - `ocean_job_duration_seconds{status}`: how long finished jobs ran.
 /// - `ocean_records_total{kind,outcome}`: records `fetched`, `filtered` out by the selector,
-///   entities `upserted`, records `failed`, entities `deleted` (when one kind produces the blueprint).
+///   entities `upserted`, `unchanged` (not sent: written the same before), records `failed`, entities `deleted` (when one kind produces the blueprint).
 /// - `ocean_webhook_deliveries_total{outcome}`: `accepted`, `duplicate`, `ignored`, `rejected_<reason>`,
 ///   `applied`, `retried`, `dead`.
 /// - `ocean_webhook_queue_depth`: deliveries waiting to be applied.
@@ -79,9 +79,9 @@ public struct EngineMetrics: Sendable {
     }
 
     /// Counts of one batch (or one reconciliation) of `kind`.
-    func records(kind: String, fetched: Int = 0, filtered: Int = 0, upserted: Int = 0, failed: Int = 0, deleted: Int = 0) {
+    func records(kind: String, fetched: Int = 0, filtered: Int = 0, upserted: Int = 0, unchanged: Int = 0, failed: Int = 0, deleted: Int = 0) {
         guard let factory = handles?.factory else { return }
-        for (outcome, count) in [("fetched", fetched), ("filtered", filtered), ("upserted", upserted), ("failed", failed), ("deleted", deleted)] where count > 0 {
+        for (outcome, count) in [("fetched", fetched), ("filtered", filtered), ("upserted", upserted), ("unchanged", unchanged), ("failed", failed), ("deleted", deleted)] where count > 0 {
             Counter(label: "ocean_records_total", dimensions: [("kind", kind), ("outcome", outcome)], factory: factory).increment(by: count)
         }
     }

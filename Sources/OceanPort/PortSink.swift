@@ -8,6 +8,7 @@ public import OceanEngine
 /// `User-Agent`, and reconciliation through `datasource-entities` and bulk deletes.
 public final class PortSink: ReconcilingSink, Sendable {
     public let name = "Port API"
+    public var destinationIdentity: String { "port:\(client.settings.baseURL)/\(client.settings.clientID)" }
     public let client: PortClient
     private let writeLog: any WriteLog
     private let logger: Logger
@@ -155,6 +156,18 @@ public final class PortSink: ReconcilingSink, Sendable {
 
     static func escape(_ component: String) -> String {
         component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
+    }
+
+    /// Port cannot be asked cheaply whether each still exists (`OCEAN__RESYNC__COMPARE=port` would):
+    /// the job records them as written, so reconciliation keeps them.
+    public func confirmUnchanged(_ entities: [MappedEntity], options: UpsertOptions) async throws -> [MappedEntity] {
+        guard options.tracksWrites else { return [] }
+        var byBlueprint: [String: [String]] = [:]
+        for entity in entities { byBlueprint[entity.blueprint, default: []].append(entity.identifier) }
+        for (blueprint, identifiers) in byBlueprint {
+            try await writeLog.record(jobID: options.jobID, blueprint: blueprint, identifiers: identifiers)
+        }
+        return []
     }
 
     // MARK: Reconciliation

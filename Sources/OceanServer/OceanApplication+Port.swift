@@ -49,8 +49,12 @@ extension OceanApplication {
         if settings.initializePortResources && !record.resourcesInitialized {
             let resources = integration.resources
             let mappingText = settings.mappingPath == nil && !record.hasMapping ? integration.defaultMapping : nil
+            let catalog = self.catalog
+            let identifier = settings.integrationIdentifier
             steps.append(StartSteps.Step(name: "provisioning Port") {
-                _ = try await port.provisioner.provision(resources)
+                let outcome = try await port.provisioner.provision(resources)
+                // New blueprints hold nothing: what was written before (elsewhere) is to be written again.
+                try await catalog.forgetDigests(integration: identifier, blueprints: outcome.created)
                 if let mappingText { try await port.integration.saveMapping(mappingText) }
                 try await port.integration.markResourcesInitialized(true)
             })
@@ -75,6 +79,7 @@ extension OceanApplication {
         guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
         let record = try await port.integration.ensureExists(defaultMappingText: integration.defaultMapping)
         let outcome = try await port.provisioner.provision(integration.resources)
+        try await catalog.forgetDigests(integration: settings.integrationIdentifier, blueprints: outcome.created)
         if !record.hasMapping, let mapping = integration.defaultMapping { try await port.integration.saveMapping(mapping) }
         try await port.integration.markResourcesInitialized(true)
         return outcome
@@ -86,6 +91,7 @@ extension OceanApplication {
         guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
         try await port.integration.ensureExists(defaultMappingText: nil)
         let deleted = try await port.provisioner.clean(integration.resources)
+        try await catalog.forgetDigests(integration: settings.integrationIdentifier, blueprints: deleted)
         try await port.integration.markResourcesInitialized(false)
         return deleted
     }

@@ -105,14 +105,14 @@ public struct OceanApplication: Sendable {
             store: catalog, recentChanges: recentChanges, pool: pool,
             settings: .init(maxQueued: settings.webhookMaxQueued, integrationIdentifier: settings.integrationIdentifier,
                             metrics: engineMetrics, redactor: redactor),
-            logger: logger)
+            logger: logger, digests: catalog)
         coordinator = ResyncCoordinator(
             integration: integration, integrationConfig: settings.integrationConfig, mappingSource: mappingSource,
             destination: .reconciling(sink), store: catalog, pool: pool,
             settings: .init(integrationIdentifier: settings.integrationIdentifier,
                             maxConcurrentResources: settings.maxConcurrentResources, historyLimit: settings.jobHistoryLimit,
-                            metrics: engineMetrics, redactor: redactor),
-            logger: logger, stateReporter: port?.reporter, recentChanges: recentChanges)
+                            metrics: engineMetrics, redactor: redactor, fullWriteEvery: settings.fullWriteEvery),
+            logger: logger, stateReporter: port?.reporter, recentChanges: recentChanges, digests: catalog)
         let authorization = BearerAuthorization(token: settings.apiToken)
         var resyncRoutes = ResyncRoutes(coordinator: coordinator, catalog: settings.port == nil ? catalog : nil,
                                         authorization: authorization, resyncsEnabled: settings.eventListener != .webhooksOnly)
@@ -263,11 +263,12 @@ public struct OceanApplication: Sendable {
     /// Runs one job in-process (`ocean resync`, `OCEAN__EVENT_LISTENER__TYPE=ONCE`) and returns it
     /// when it has finished. `progress` is called with the job about every `interval`.
     public func runOnce(
-        _ scope: Job.Scope, progressInterval: Duration = .milliseconds(200), progress: @escaping @Sendable (Job) -> Void = { _ in }
+        _ scope: Job.Scope, full: Bool = false, progressInterval: Duration = .milliseconds(200),
+        progress: @escaping @Sendable (Job) -> Void = { _ in }
     ) async throws -> Job {
         try await prepare()
         let coordinator = coordinator
-        let (job, _) = try await coordinator.request(scope, trigger: .cli)
+        let (job, _) = try await coordinator.request(scope, trigger: .cli, full: full)
         let reporter = port?.reporter
         let finished = await withDiscardingTaskGroup { reporting -> Job? in
             // What Port is told goes out while the job runs, and what is left once it has finished.

@@ -105,10 +105,17 @@ struct PortControlPlaneTests {
         let hr1 = Self.object(await port.entities(blueprint: "fake-person")["hr-1"])
         #expect(hr1["title"] as? String == "hr-1@fake.example.com", "\(hr1)")
 
-        // Records Port refuses: the job is partial, and Port still hears "completed".
-        await port.reject(identifiers: ["hr-2"])
+        // An unchanged job sends nothing again.
         await port.requestResync(integration: "fresh")
-        let partial = try await Self.job(http, trigger: "port", count: 3)
+        let unchanged = try await Self.job(http, trigger: "port", count: 3)
+        let persons = (unchanged["progress"] as? [[String: Any]])?.first { $0["kind"] as? String == "fake-person" }
+        #expect(persons?["unchanged"] as? Int == 20 && persons?["upserted"] as? Int == 0, "\(unchanged)")
+
+        // Records Port refuses (the mapping changed back, so every entity is written again): the
+        // job is partial, and Port still hears "completed".
+        await port.reject(identifiers: ["hr-2"])
+        try await port.saveMapping(integration: "fresh", config: Self.mapping(personTitle: ".name"))
+        let partial = try await Self.job(http, trigger: "port", count: 4)
         #expect(partial["status"] as? String == "partial")
         kill(service.process.processIdentifier, SIGTERM)
         #expect(try await service.exitStatus(within: .seconds(20)) == 0)
@@ -129,7 +136,7 @@ struct PortControlPlaneTests {
         try await Self.eventually("two polls after the restart") {
             await port.requestCounts["GET /v1/integration/{id}/resync-request"] ?? 0 >= polls + 2
         }
-        #expect(try await Self.finishedJobs(second, trigger: "port").count == 3)
+        #expect(try await Self.finishedJobs(second, trigger: "port").count == 4)
         #expect(await port.requestCounts["POST /v1/blueprints"] == 2)
         kill(again.process.processIdentifier, SIGTERM)
         #expect(try await again.exitStatus(within: .seconds(20)) == 0)

@@ -162,3 +162,41 @@ struct PortSyncReporterTests {
         await harness.stop()
     }
 }
+
+/// Unchanged entities into Port: not sent again, and what may differ is sent again.
+@Suite("Unchanged entities into Port")
+struct PortUnchangedTests {
+    @Test("an unchanged job sends no upsert; a timed-out write is sent again by the next job; full=true rewrites what Port lost")
+    func unchanged() async throws {
+        let source = CountingSource(["service": 30])
+        let harness = try await PortHarness.start(
+            source.integration(), mapping: portMapping(["service"]), requestTimeout: .milliseconds(500),
+            retry: RetryPolicy(maxAttempts: 1, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(20)), mappingFromPort: false,
+            skipsUnchanged: true)
+        let bulk = { await harness.port.requestCounts["POST /v1/blueprints/{bp}/entities/bulk"] ?? 0 }
+        // Port too slow: the writes time out, their outcome unknown.
+        await harness.port.setLatency(.seconds(1))
+        let lost = try await harness.run()
+        #expect(lost.progress[0].upserted == 0)
+        await harness.port.setLatency(.zero)
+        let retried = try await harness.run()
+        #expect(retried.progress[0].upserted == 30 && retried.progress[0].unchanged == 0)
+        #expect(await harness.port.entities(blueprint: "service").count == 30)
+
+        let before = await bulk()
+        let quiet = try await harness.run()
+        #expect(quiet.status == .succeeded)
+        #expect(quiet.progress[0].unchanged == 30 && quiet.progress[0].upserted == 0)
+        #expect(await bulk() == before, "an unchanged job sent upserts")
+        #expect(quiet.reconciliation.first?.stale == 0 && quiet.reconciliation.first?.deleted == 0)
+
+        // Deleted in Port behind the service's back: a full job writes it again.
+        _ = try await harness.client.call("POST", "/v1/blueprints/service/bulk/entities/delete", body: Array(#"{"entities":["service-4"]}"#.utf8))
+        #expect(try await harness.run().progress[0].unchanged == 30)
+        let (full, _) = try await harness.coordinator.request(.allKinds, trigger: .http, full: true)
+        let rewritten = try #require(await harness.coordinator.waitUntilFinished(full.id))
+        #expect(rewritten.progress[0].upserted == 30)
+        #expect(await harness.port.entities(blueprint: "service")["service-4"] != nil)
+        await harness.stop()
+    }
+}

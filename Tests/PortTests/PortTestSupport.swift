@@ -22,7 +22,7 @@ struct PortHarness {
         _ ocean: OceanIntegration, mapping: String, fake: FakePort = FakePort(), maxConcurrentRequests: Int = 8,
         requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(100)),
         mappingFromPort: Bool = true, reporterSettings: PortSyncReporter.Settings = PortSyncReporter.Settings(),
-        blueprintsExist: Bool = true
+        blueprintsExist: Bool = true, skipsUnchanged: Bool = false
     ) async throws -> PortHarness {
         try await fake.start()
         // The blueprints the mapping writes exist, as a user's organisation would have them.
@@ -48,7 +48,7 @@ struct PortHarness {
             integration: ocean, integrationConfig: IntegrationConfig(),
             mappingSource: mappingFromPort ? integration : FixedMapping(config), destination: .reconciling(sink), store: catalog,
             pool: pool, settings: .init(integrationIdentifier: "test-integration"), logger: logger,
-            stateReporter: reporter)
+            stateReporter: reporter, digests: skipsUnchanged ? catalog : nil)
         try await coordinator.prepare()
         let running = Task { await coordinator.run() }
         let reporting = Task { await reporter.run() }

@@ -70,7 +70,7 @@ actor Concurrency {
 func makeCoordinator(
     _ integration: OceanIntegration, mapping: PortAppConfig, catalog: CatalogStore,
     maxConcurrentResources: Int = 4, historyLimit: Int = 1000, recentChanges: RecentChanges? = nil,
-    redactor: SecretRedactor = SecretRedactor()
+    redactor: SecretRedactor = SecretRedactor(), digests: (any WriteDigests)? = nil, fullWriteEvery: Int? = 24
 ) -> ResyncCoordinator {
     var logger = Logger(label: "test.resync")
     logger.logLevel = .critical
@@ -78,8 +78,8 @@ func makeCoordinator(
         integration: integration, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
         destination: .reconciling(catalog), store: catalog, pool: testPool,
         settings: .init(integrationIdentifier: "test", maxConcurrentResources: maxConcurrentResources,
-                        historyLimit: historyLimit, redactor: redactor),
-        logger: logger, recentChanges: recentChanges)
+                        historyLimit: historyLimit, redactor: redactor, fullWriteEvery: fullWriteEvery),
+        logger: logger, recentChanges: recentChanges, digests: digests)
 }
 
 /// The mapping threads the tests of this target share, as a service's jobs and deliveries do.

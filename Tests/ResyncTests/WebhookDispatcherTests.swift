@@ -47,10 +47,15 @@ struct SlowSink: ReconcilingSink {
     let catalog: CatalogStore
     let delay: Duration
     var name: String { "slow catalog" }
+    var destinationIdentity: String { catalog.destinationIdentity }
 
     func upsert(_ entities: [MappedEntity], options: UpsertOptions) async throws -> UpsertOutcome {
         try await Task.sleep(for: delay)
         return try await catalog.upsert(entities, options: options)
+    }
+
+    func confirmUnchanged(_ entities: [MappedEntity], options: UpsertOptions) async throws -> [MappedEntity] {
+        try await catalog.confirmUnchanged(entities, options: options)
     }
 
     func ownedCounts(integration: String) async throws -> [String: Int] { try await catalog.ownedCounts(integration: integration) }
@@ -74,14 +79,14 @@ struct TestFailure: Error, CustomStringConvertible {
 
 func makeDispatcher(
     _ ocean: OceanIntegration, catalog: CatalogStore, mapping: PortAppConfig, recentChanges: RecentChanges = RecentChanges(),
-    maxQueued: Int = 1000, concurrency: Int = 4
+    maxQueued: Int = 1000, concurrency: Int = 4, digests: (any WriteDigests)? = nil
 ) -> WebhookDispatcher {
     var logger = Logger(label: "test.webhooks")
     logger.logLevel = .critical
     return WebhookDispatcher(
         integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping), sink: catalog, store: catalog,
         recentChanges: recentChanges, pool: testPool,
-        settings: .init(maxQueued: maxQueued, concurrency: concurrency, integrationIdentifier: "test"), logger: logger)
+        settings: .init(maxQueued: maxQueued, concurrency: concurrency, integrationIdentifier: "test"), logger: logger, digests: digests)
 }
 
 func body(_ object: [String: Any]) -> [UInt8] {

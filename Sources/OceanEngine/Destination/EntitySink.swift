@@ -11,6 +11,15 @@ public protocol EntitySink: Sendable {
     /// A name for logs and job errors ("catalog", "port").
     var name: String { get }
 
+    /// Which destination this is, as far as what was written there goes (the catalog's file, a
+    /// Port organisation): what was last written somewhere else says nothing about it.
+    var destinationIdentity: String { get }
+
     /// Creates or updates `entities` (merging properties when `options.merge`).
     func upsert(_ entities: [MappedEntity], options: UpsertOptions) async throws -> UpsertOutcome
+
+    /// `entities` were not sent because the last write of each was the same: the job saw them (so
+    /// reconciliation must not count them as stale). Returns those the destination knows are
+    /// missing after all (they must be written).
+    func confirmUnchanged(_ entities: [MappedEntity], options: UpsertOptions) async throws -> [MappedEntity]
 }

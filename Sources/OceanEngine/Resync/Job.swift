@@ -43,6 +43,9 @@ public struct Job: Sendable, Codable, Hashable {
     public var progress: [ResourceProgress]
     /// Set when someone asked to cancel.
     public var cancelRequested: Bool
+    /// Writes every entity, unchanged or not (`POST /resync?full=true`, `ocean resync --full`,
+    /// every `OCEAN__RESYNC__FULL_EVERY`th job); otherwise what the last write left unchanged is not sent.
+    public var fullWrite = false
     /// Per blueprint: what the job owned before, wrote, found stale and deleted, or why it deleted
     /// nothing. Empty until the resources have finished (and when the destination cannot reconcile).
     public var reconciliation: [BlueprintReconciliation] = []
@@ -82,7 +85,7 @@ public struct Job: Sendable, Codable, Hashable {
 
     private enum CodingKeys: String, CodingKey {
         case id, kinds, allKinds, trigger, status, createdAt, startedAt, finishedAt, error, progress, cancelRequested
-        case reconciliation
+        case reconciliation, fullWrite
     }
 
     public init(from decoder: any Decoder) throws {
@@ -99,6 +102,7 @@ public struct Job: Sendable, Codable, Hashable {
         progress = try container.decode([ResourceProgress].self, forKey: .progress)
         cancelRequested = try container.decode(Bool.self, forKey: .cancelRequested)
         reconciliation = try container.decodeIfPresent([BlueprintReconciliation].self, forKey: .reconciliation) ?? []
+        fullWrite = try container.decodeIfPresent(Bool.self, forKey: .fullWrite) ?? false
     }
 
     /// Every key is always present (`null` when unset), so clients can rely on the shape.
@@ -116,6 +120,7 @@ public struct Job: Sendable, Codable, Hashable {
         try container.encode(progress, forKey: .progress)
         try container.encode(cancelRequested, forKey: .cancelRequested)
         try container.encode(reconciliation, forKey: .reconciliation)
+        try container.encode(fullWrite, forKey: .fullWrite)
     }
 
     /// Whether this job and `other` could touch the same kind.

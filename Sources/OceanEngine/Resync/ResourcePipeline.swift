@@ -8,6 +8,7 @@ struct ProgressDelta: Sendable {
     var filtered = 0
     var mapped = 0
     var upserted = 0
+    var unchanged = 0
     var failed = 0
     var misconfiguredFields = 0
     var problems: [String] = []
@@ -37,6 +38,11 @@ struct ResourcePipeline: Sendable {
     /// or the handlers are done.
     var examplesWanted = 0
     var examples: @Sendable ([[UInt8]]) async -> Void = { _ in }
+    /// What was last written of each entity; with `skipUnchanged`, an entity written the same last
+    /// time (under the same `writer`) is not sent again.
+    var digests: (any WriteDigests)?
+    var writer = ""
+    var skipUnchanged = false
 
     enum Outcome: Sendable {
         case succeeded
@@ -112,8 +118,23 @@ struct ResourcePipeline: Sendable {
         if let claim { entities = claim.entities }
         if !entities.isEmpty {
             let outcome: UpsertOutcome
+            var sent = entities
+            var digested: [String] = []
             do {
-                outcome = try await sink.upsert(entities, options: options)
+                if let digests {
+                    digested = entities.map { EntityDigest.of($0, writer: writer) }
+                    if skipUnchanged {
+                        let (changed, unchanged) = try await partition(entities, digested, digests)
+                        let missing = try await sink.confirmUnchanged(unchanged, options: options)
+                        let missingKeys = Set(missing.map { MappedKey($0.blueprint, $0.identifier) })
+                        delta.unchanged = unchanged.count - missing.count
+                        for entity in unchanged where !missingKeys.contains(MappedKey(entity.blueprint, entity.identifier)) {
+                            delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1
+                        }
+                        sent = changed + missing
+                    }
+                }
+                outcome = sent.isEmpty ? UpsertOutcome(upserted: 0) : try await sink.upsert(sent, options: options)
             } catch {
                 if let claim { recentChanges?.release(claim) }
                 await report(delta)
@@ -123,10 +144,66 @@ struct ResourcePipeline: Sendable {
             delta.upserted = outcome.upserted
             delta.failed += outcome.failures.count
             delta.problems += outcome.failures.map { "entity \($0.blueprint)/\($0.identifier): \($0.message)" }
-            for entity in entities { delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1 }
+            for entity in sent { delta.upsertedByBlueprint[entity.blueprint, default: 0] += 1 }
             for failure in outcome.failures { delta.upsertedByBlueprint[failure.blueprint, default: 0] -= 1 }
+            if let digests, !sent.isEmpty {
+                await remember(sent, entities: entities, digested: digested, failures: outcome.failures, in: digests)
+            }
         }
         await report(delta)
+    }
+
+    /// `entities` split into those to send and those whose last write was the same. An entity with
+    /// a search identifier is always sent: what it matches is Port's to say.
+    private func partition(
+        _ entities: [MappedEntity], _ digested: [String], _ digests: any WriteDigests
+    ) async throws -> (changed: [MappedEntity], unchanged: [MappedEntity]) {
+        var byBlueprint: [String: [Int]] = [:]
+        for (index, entity) in entities.enumerated() where !entity.identifier.hasPrefix("{") {
+            byBlueprint[entity.blueprint, default: []].append(index)
+        }
+        var isUnchanged = [Bool](repeating: false, count: entities.count)
+        for (blueprint, indexes) in byBlueprint {
+            let stored = try await digests.digests(integration: options.integrationIdentifier, blueprint: blueprint,
+                                                   identifiers: indexes.map { entities[$0].identifier })
+            for index in indexes where stored[entities[index].identifier] == digested[index] { isUnchanged[index] = true }
+        }
+        var changed: [MappedEntity] = []
+        var unchanged: [MappedEntity] = []
+        for (index, entity) in entities.enumerated() {
+            if isUnchanged[index] { unchanged.append(entity) } else { changed.append(entity) }
+        }
+        return (changed, unchanged)
+    }
+
+    /// Records the digests of what was written; forgets those of what was refused (sent again next time).
+    private func remember(
+        _ sent: [MappedEntity], entities: [MappedEntity], digested: [String], failures: [UpsertFailure], in digests: any WriteDigests
+    ) async {
+        var digestOf: [MappedKey: String] = [:]
+        for (index, entity) in entities.enumerated() { digestOf[MappedKey(entity.blueprint, entity.identifier)] = digested[index] }
+        let refused = Set(failures.map { MappedKey($0.blueprint, $0.identifier) })
+        var written: [String: [(identifier: String, digest: String)]] = [:]
+        var dropped: [String: [String]] = [:]
+        for entity in sent where !entity.identifier.hasPrefix("{") {
+            let key = MappedKey(entity.blueprint, entity.identifier)
+            if refused.contains(key) {
+                dropped[entity.blueprint, default: []].append(entity.identifier)
+            } else if let digest = digestOf[key] {
+                written[entity.blueprint, default: []].append((entity.identifier, digest))
+            }
+        }
+        do {
+            for (blueprint, entries) in written {
+                try await digests.record(integration: options.integrationIdentifier, blueprint: blueprint, digests: entries)
+            }
+            for (blueprint, identifiers) in dropped {
+                try await digests.forget(integration: options.integrationIdentifier, blueprint: blueprint, identifiers: identifiers)
+            }
+        } catch {
+            // Not recorded: the next job sends them again, which is only slower.
+            context.logger.warning("recording what was written failed; the next job writes these entities again", metadata: ["error": "\(error)"])
+        }
     }
 
     private struct SinkFailure: Error {

@@ -20,6 +20,8 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
     public var mapped = 0
     /// Entities written to the destination.
     public var upserted = 0
+    /// Entities not sent because the last write of each was the same (they count as seen).
+    public var unchanged = 0
     /// Records, items or entities that failed (mapping or writing).
     public var failed = 0
     /// Fields that mapped to null because their expression failed.
@@ -45,7 +47,7 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
     public static let errorLimit = 10
 
     private enum CodingKeys: String, CodingKey {
-        case kind, resourceIndex, status, fetched, filtered, mapped, upserted, failed, misconfiguredFields, deleted
+        case kind, resourceIndex, status, fetched, filtered, mapped, upserted, unchanged, failed, misconfiguredFields, deleted
         case blueprints, errors, error, startedAt, finishedAt
     }
 
@@ -58,6 +60,7 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
         filtered = try container.decode(Int.self, forKey: .filtered)
         mapped = try container.decode(Int.self, forKey: .mapped)
         upserted = try container.decode(Int.self, forKey: .upserted)
+        unchanged = try container.decodeIfPresent(Int.self, forKey: .unchanged) ?? 0
         failed = try container.decode(Int.self, forKey: .failed)
         misconfiguredFields = try container.decode(Int.self, forKey: .misconfiguredFields)
         deleted = try container.decode(Int.self, forKey: .deleted)
@@ -78,6 +81,7 @@ public struct ResourceProgress: Sendable, Codable, Hashable {
         try container.encode(filtered, forKey: .filtered)
         try container.encode(mapped, forKey: .mapped)
         try container.encode(upserted, forKey: .upserted)
+        try container.encode(unchanged, forKey: .unchanged)
         try container.encode(failed, forKey: .failed)
         try container.encode(misconfiguredFields, forKey: .misconfiguredFields)
         try container.encode(deleted, forKey: .deleted)

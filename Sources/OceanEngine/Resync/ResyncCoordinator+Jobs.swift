@@ -146,7 +146,9 @@ extension ResyncCoordinator {
                         await self.persistProgress(of: id)
                     },
                     examplesWanted: stateReporter?.examplesWanted ?? 0,
-                    examples: { records in await self.reportExamples(records, job: id, position: position) })
+                    examples: { records in await self.reportExamples(records, job: id, position: position) },
+                    digests: digests, writer: EntityDigest.writerDigest(of: entry.resource, in: mapping) + "@" + destination.sink.destinationIdentity,
+                    skipUnchanged: !job.fullWrite)
                 update(id) { job in
                     job.progress[position].status = .running
                     job.progress[position].startedAt = self.now()
@@ -171,13 +173,15 @@ extension ResyncCoordinator {
 
     func apply(_ delta: ProgressDelta, job id: String, position: Int) {
         if let kind = jobsByID[id]?.progress[position].kind {
-            settings.metrics.records(kind: kind, fetched: delta.fetched, filtered: delta.filtered, upserted: delta.upserted, failed: delta.failed)
+            settings.metrics.records(kind: kind, fetched: delta.fetched, filtered: delta.filtered, upserted: delta.upserted,
+                                     unchanged: delta.unchanged, failed: delta.failed)
         }
         update(id) { job in
             job.progress[position].fetched += delta.fetched
             job.progress[position].filtered += delta.filtered
             job.progress[position].mapped += delta.mapped
             job.progress[position].upserted += delta.upserted
+            job.progress[position].unchanged += delta.unchanged
             job.progress[position].failed += delta.failed
             job.progress[position].misconfiguredFields += delta.misconfiguredFields
             for problem in delta.problems { job.progress[position].note(problem) }

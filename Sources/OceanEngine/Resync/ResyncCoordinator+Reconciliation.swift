@@ -50,6 +50,7 @@ extension ResyncCoordinator {
                     outcome.deleted = try await reconciler.delete(
                         blueprint: blueprint, identifiers: identifiers, integration: settings.integrationIdentifier,
                         deleteDependents: mapping.deleteDependentEntities)
+                    try? await digests?.forget(integration: settings.integrationIdentifier, blueprint: blueprint, identifiers: identifiers)
                     logger.info("stale entities deleted", metadata: ["blueprint": "\(blueprint)", "count": "\(outcome.deleted)"])
                 }
             } catch {

@@ -34,11 +34,16 @@ public actor ResyncCoordinator: Service {
         public var metrics: EngineMetrics
         /// Secrets scrubbed from job errors before a job is shown or stored.
         public var redactor: SecretRedactor
+        /// With digests: every how many jobs one writes everything, unchanged or not
+        /// (`OCEAN__RESYNC__FULL_EVERY`; nil: only when asked).
+        public var fullWriteEvery: Int?
 
         public init(
             integrationIdentifier: String, maxConcurrentResources: Int = 4, historyLimit: Int = 1000,
-            maxBatchesInFlight: Int = 3, metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor()
+            maxBatchesInFlight: Int = 3, metrics: EngineMetrics = .none, redactor: SecretRedactor = SecretRedactor(),
+            fullWriteEvery: Int? = 24
         ) {
+            self.fullWriteEvery = fullWriteEvery
             self.integrationIdentifier = integrationIdentifier
             self.maxConcurrentResources = maxConcurrentResources
             self.historyLimit = historyLimit
@@ -59,6 +64,8 @@ public actor ResyncCoordinator: Service {
     let now: @Sendable () -> Date
     let stateReporter: (any ResyncStateReporter)?
     let recentChanges: RecentChanges?
+    /// What was last written of each entity: unchanged ones are not sent again (nil: all are).
+    let digests: (any WriteDigests)?
 
     /// Every job kept, by id, and their ids newest first.
     var jobsByID: [String: Job] = [:]
@@ -84,9 +91,10 @@ public actor ResyncCoordinator: Service {
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
         destination: ResyncDestination, store: any JobStore, pool: MappingPool, settings: Settings, logger: Logger,
-        stateReporter: (any ResyncStateReporter)? = nil, recentChanges: RecentChanges? = nil,
+        stateReporter: (any ResyncStateReporter)? = nil, recentChanges: RecentChanges? = nil, digests: (any WriteDigests)? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.digests = digests
         self.stateReporter = stateReporter
         self.recentChanges = recentChanges
         self.integration = integration
@@ -125,7 +133,8 @@ public actor ResyncCoordinator: Service {
     }
 
     /// Asks for a resync. Returns the job that will do it and whether it was an existing queued job.
-    public func request(_ scope: Job.Scope, trigger: Job.Trigger) async throws(ResyncError) -> (job: Job, coalesced: Bool) {
+    /// `full`: write every entity, unchanged or not (a queued job it joins becomes full).
+    public func request(_ scope: Job.Scope, trigger: Job.Trigger, full: Bool = false) async throws(ResyncError) -> (job: Job, coalesced: Bool) {
         guard acceptingJobs else { throw ResyncError(.shuttingDown, "the service is shutting down") }
         if case .kind(let kind) = scope, !isKnown(kind) {
             throw ResyncError(.unknownKind, "no resync handler and no mapping resource for kind \"\(kind)\"; known kinds: \(knownKinds.joined(separator: ", "))")
@@ -133,10 +142,15 @@ public actor ResyncCoordinator: Service {
         for id in queue {
             guard let queued = jobsByID[id] else { continue }
             if queued.allKinds || queued.scope == scope {
-                return (queued, true)
+                if full && !queued.fullWrite {
+                    update(id) { $0.fullWrite = true }
+                    if let upgraded = jobsByID[id] { await persist(upgraded) }
+                }
+                return (jobsByID[id] ?? queued, true)
             }
         }
         var job = Job(id: JobID.make(now: now()), scope: scope, trigger: trigger, createdAt: now())
+        job.fullWrite = full || fullWriteDue
         // What an all-kinds job covers as far as known now; set again from the mapping when it starts.
         if job.allKinds { job.kinds = knownMappingKinds }
         remember(job)
@@ -145,6 +159,20 @@ public actor ResyncCoordinator: Service {
         logger.info("job queued", metadata: ["job.id": "\(job.id)", "job.trigger": "\(trigger.rawValue)", "job.scope": "\(scope)"])
         schedule()
         return (jobsByID[job.id] ?? job, false)
+    }
+
+    /// True when the last `fullWriteEvery - 1` jobs all left unchanged entities out: the next one
+    /// writes everything (what was changed or deleted behind the service's back comes back).
+    private var fullWriteDue: Bool {
+        guard digests != nil, let every = settings.fullWriteEvery else { return false }
+        var skipping = 0
+        for id in newestFirst {
+            guard let job = jobsByID[id], job.allKinds else { continue }
+            if job.fullWrite { break }
+            skipping += 1
+            if skipping >= every - 1 { return true }
+        }
+        return false
     }
 
     /// The job with `id`, if kept.

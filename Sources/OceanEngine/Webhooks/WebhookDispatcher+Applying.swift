@@ -146,21 +146,24 @@ extension WebhookDispatcher {
             if let failure = outcome.failures.first {
                 throw WebhookError(.invalidPayload, "the destination refused \(failure.identifier): \(failure.message)")
             }
+            // What a resync maps the same is then not sent again.
+            if let digests, let resource = mapping.resources.indices.contains(resourceIndex) ? mapping.resources[resourceIndex] : nil {
+                let writer = EntityDigest.writerDigest(of: resource, in: mapping) + "@" + sink.destinationIdentity
+                var byBlueprint: [String: [(identifier: String, digest: String)]] = [:]
+                for entity in selected.entities where !entity.identifier.hasPrefix("{") {
+                    byBlueprint[entity.blueprint, default: []].append((entity.identifier, EntityDigest.of(entity, writer: writer)))
+                }
+                for (blueprint, entries) in byBlueprint {
+                    try? await digests.record(integration: settings.integrationIdentifier, blueprint: blueprint, digests: entries)
+                }
+            }
         }
         var byBlueprint: [String: [String]] = [:]
         for entity in deleting { byBlueprint[entity.blueprint, default: []].append(entity.identifier) }
         for (blueprint, identifiers) in byBlueprint {
             _ = try await sink.delete(blueprint: blueprint, identifiers: identifiers, integration: settings.integrationIdentifier,
                                       deleteDependents: mapping.deleteDependentEntities)
-        }
-    }
-
-    private struct MappedKey: Hashable {
-        let blueprint: String
-        let identifier: String
-        init(_ blueprint: String, _ identifier: String) {
-            self.blueprint = blueprint
-            self.identifier = identifier
+            try? await digests?.forget(integration: settings.integrationIdentifier, blueprint: blueprint, identifiers: identifiers)
         }
     }
 }

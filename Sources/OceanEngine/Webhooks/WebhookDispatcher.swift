@@ -42,6 +42,8 @@ public actor WebhookDispatcher: Service {
     let sink: any ReconcilingSink
     let store: any DeliveryStore
     let recentChanges: RecentChanges
+    /// What was last written of each entity: a delivery's writes update it, its deletes drop it.
+    let digests: (any WriteDigests)?
     let pool: MappingPool
     let settings: Settings
     let logger: Logger
@@ -82,8 +84,9 @@ public actor WebhookDispatcher: Service {
     public init(
         integration: OceanIntegration, integrationConfig: IntegrationConfig, mappingSource: any MappingSource,
         sink: any ReconcilingSink, store: any DeliveryStore, recentChanges: RecentChanges, pool: MappingPool,
-        settings: Settings, logger: Logger
+        settings: Settings, logger: Logger, digests: (any WriteDigests)? = nil
     ) {
+        self.digests = digests
         self.integration = integration
         self.integrationConfig = integrationConfig
         self.mappingSource = mappingSource

@@ -18,22 +18,25 @@ struct ResyncCommand: AsyncParsableCommand {
     @Option(help: "Only this kind.")
     var kind: String?
 
+    @Flag(help: "Write every entity, also those written the same before (which a job otherwise leaves out).")
+    var full = false
+
     @OptionGroup var options: ServiceOptions
 
     func run() async throws {
         let settings = try await CommandSettings.load(options)
         let logger = OceanLogging.bootstrap(settings)
         let application = try CommandSettings.application(settings, logger: logger)
-        try await Self.runOnce(application, scope: kind.map { .kind($0) } ?? .allKinds)
+        try await Self.runOnce(application, scope: kind.map { .kind($0) } ?? .allKinds, full: full)
     }
 
     /// Runs the job with progress on stderr (bars on a terminal, lines otherwise) and exits with
     /// its outcome.
-    static func runOnce(_ application: OceanApplication, scope: Job.Scope) async throws {
+    static func runOnce(_ application: OceanApplication, scope: Job.Scope, full: Bool = false) async throws {
         let display = ProgressDisplay(isTerminal: isatty(STDERR_FILENO) == 1)
         let job: Job
         do {
-            job = try await application.runOnce(scope) { display.show($0) }
+            job = try await application.runOnce(scope, full: full) { display.show($0) }
         } catch let error as ResyncError {
             await application.close()
             throw CommandSettings.fail(error.message, hiding: application.settings.secrets)
@@ -85,6 +88,8 @@ final class ProgressDisplay: Sendable {
             let seconds = finished.timeIntervalSince(started)
             let upserted = job.progress.reduce(0) { $0 + $1.upserted }
             text += String(format: " in %.2f s: %d entities upserted (%.0f entities/s)", seconds, upserted, seconds > 0 ? Double(upserted) / seconds : 0)
+            let unchanged = job.progress.reduce(0) { $0 + $1.unchanged }
+            if unchanged > 0 { text += ", \(unchanged) unchanged (not sent)" }
         }
         if let error = job.error { text += ": \(error)" }
         for resource in job.progress {
@@ -102,6 +107,7 @@ final class ProgressDisplay: Sendable {
         let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
         return padded(progress.kind, 24) + " [" + bar + "] " + padded(progress.status.rawValue, 9)
             + " fetched \(progress.fetched)  upserted \(progress.upserted)  filtered \(progress.filtered)  failed \(progress.failed)"
+            + (progress.unchanged > 0 ? "  unchanged \(progress.unchanged)" : "")
     }
 
     private static func padded(_ text: String, _ width: Int) -> String {

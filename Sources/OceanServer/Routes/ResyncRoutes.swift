@@ -36,13 +36,13 @@ struct ResyncRoutes: Sendable {
                     trigger = .http
                 }
                 do {
-                    return try await resync(.allKinds, trigger: trigger)
+                    return try await resync(.allKinds, trigger: trigger, full: try Self.full(request))
                 } catch {
                     throw ErrorResponses.httpError(error)
                 }
             }),
             Route(.post, "/resync/{kind}", maxBodySize: 0, handler: guarded { request in
-                try await resync(.kind(request.pathParameters["kind"] ?? ""), trigger: .http)
+                try await resync(.kind(request.pathParameters["kind"] ?? ""), trigger: .http, full: try Self.full(request))
             }),
             Route(.get, "/jobs", handler: guarded(listJobs)),
             Route(.get, "/jobs/{id}", handler: guarded { request in
@@ -71,11 +71,21 @@ struct ResyncRoutes: Sendable {
         }
     }
 
-    private func resync(_ scope: Job.Scope, trigger: Job.Trigger) async throws -> HTTPResponse {
+    /// `full=true|false` (default false): write every entity, unchanged or not.
+    static func full(_ request: HTTPRequest) throws(HTTPError) -> Bool {
+        guard let text = request.queryValue("full") else { return false }
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw HTTPError(.badRequest, "full must be true or false, got \"\(text.prefix(40))\"")
+        }
+    }
+
+    private func resync(_ scope: Job.Scope, trigger: Job.Trigger, full: Bool) async throws -> HTTPResponse {
         guard resyncsEnabled else {
             throw ResyncError(.disabled, "resyncs are off: the service runs webhooks only (OCEAN__EVENT_LISTENER__TYPE=WEBHOOKS_ONLY)")
         }
-        let (job, coalesced) = try await coordinator.request(scope, trigger: trigger)
+        let (job, coalesced) = try await coordinator.request(scope, trigger: trigger, full: full)
         var response = try Self.jobResponse(.accepted, job)
         response.headers.add("Location", "/jobs/\(job.id)")
         if coalesced { response.headers.add("X-Coalesced", "true") }

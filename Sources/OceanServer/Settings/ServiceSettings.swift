@@ -49,6 +49,9 @@ public struct ServiceSettings: Sendable {
     /// `OCEAN__RESYNC__JQ_TIME_LIMIT_MS`: the most CPU time jq may spend on one record before the record
     /// fails (libjq 1.6 loops for ever on some inputs; default 2000).
     public var jqTimeLimit: Duration = .milliseconds(2000)
+    /// `OCEAN__RESYNC__FULL_EVERY`: every how many jobs one writes every entity, unchanged or not
+    /// (default 24; 1: every job does, so nothing is left out).
+    public var fullWriteEvery = 24
     /// `OCEAN__JOBS__HISTORY_LIMIT` (default 1000).
     public var jobHistoryLimit = 1000
     /// `OCEAN__METRICS__ENABLED` (default true): `GET /metrics` and the work of counting for it.
@@ -190,6 +193,7 @@ public struct ServiceSettings: Sendable {
         mappingWorkers = reader.integer("OCEAN__RESYNC__MAPPING_WORKERS", in: 1...256) ?? mappingWorkers
         jqTimeLimit = reader.integer("OCEAN__RESYNC__JQ_TIME_LIMIT_MS", in: 10...600_000).map { .milliseconds($0) } ?? jqTimeLimit
         jobHistoryLimit = reader.integer("OCEAN__JOBS__HISTORY_LIMIT", in: 1...1_000_000) ?? jobHistoryLimit
+        fullWriteEvery = reader.integer("OCEAN__RESYNC__FULL_EVERY", in: 1...100_000) ?? fullWriteEvery
         metricsEnabled = reader.bool("OCEAN__METRICS__ENABLED") ?? metricsEnabled
         allowEnvironmentInJQ = reader.bool("OCEAN__ALLOW_ENVIRONMENT_VARIABLES_JQ_ACCESS") ?? allowEnvironmentInJQ
         baseURL = reader["OCEAN__BASE_URL"] ?? reader["OCEAN__EVENT_LISTENER__APP_HOST"]
