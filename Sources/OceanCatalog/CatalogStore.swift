@@ -203,17 +203,18 @@ public final class CatalogStore: ReconcilingSink, JobStore, WriteLog, WriteDiges
 
     // MARK: Reconciliation
 
-    public func ownedCounts(integration: String) async throws -> [String: Int] {
+    /// The counts only: the catalog tells what a job did not write by itself, at the end.
+    public func ownedAtStart(integration: String) async throws -> OwnedEntities {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT blueprint, count(*) AS n FROM entities WHERE integration = ? GROUP BY blueprint",
                                         arguments: [integration])
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0["blueprint"] as String, $0["n"] as Int) })
+            return OwnedEntities(counts: Dictionary(uniqueKeysWithValues: rows.map { ($0["blueprint"] as String, $0["n"] as Int) }))
         }
     }
 
-    /// Entities of each blueprint owned by `integration` that `jobID` did not write (every write
-    /// stamps the entity with its job).
-    public func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]] {
+    /// Entities of each blueprint owned by `integration` that `jobID` did not write (every write,
+    /// and every entity found unchanged, stamps the entity with its job).
+    public func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String, ownedAtStart: OwnedEntities) async throws -> [String: [String]] {
         try await pool.read { db in
             var stale: [String: [String]] = [:]
             for blueprint in blueprints {

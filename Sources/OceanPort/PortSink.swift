@@ -198,18 +198,20 @@ public final class PortSink: ReconcilingSink, Sendable {
         }
     }
 
-    public func ownedCounts(integration: String) async throws -> [String: Int] {
-        var counts: [String: Int] = [:]
+    /// One listing of what the integration owns (page by page); its identifiers serve the end of
+    /// the job too, so a job lists once.
+    public func ownedAtStart(integration: String) async throws -> OwnedEntities {
+        var identifiers: [String: [String]] = [:]
         for try await page in ownedPages() {
-            for entity in page { counts[entity.blueprint, default: 0] += 1 }
+            for entity in page { identifiers[entity.blueprint, default: []].append(entity.identifier) }
         }
-        return counts
+        return OwnedEntities(counts: identifiers.mapValues(\.count), identifiers: identifiers)
     }
 
-    public func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]] {
+    public func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String, ownedAtStart: OwnedEntities) async throws -> [String: [String]] {
         var stale: [String: [String]] = [:]
         for blueprint in blueprints { stale[blueprint] = [] }
-        for try await page in ownedPages() {
+        func compare(_ page: [OwnedEntity]) async throws {
             var byBlueprint: [String: [String]] = [:]
             for entity in page where blueprints.contains(entity.blueprint) {
                 byBlueprint[entity.blueprint, default: []].append(entity.identifier)
@@ -218,6 +220,19 @@ public final class PortSink: ReconcilingSink, Sendable {
                 let written = try await writeLog.written(jobID: jobID, blueprint: blueprint, among: identifiers)
                 stale[blueprint, default: []] += identifiers.filter { !written.contains($0) }
             }
+        }
+        if let listed = ownedAtStart.identifiers {
+            for blueprint in blueprints {
+                let identifiers = listed[blueprint] ?? []
+                var start = 0
+                while start < identifiers.count {
+                    let end = min(identifiers.count, start + Self.ownedPageSize)
+                    try await compare(identifiers[start..<end].map { OwnedEntity(blueprint: blueprint, identifier: $0) })
+                    start = end
+                }
+            }
+        } else {
+            for try await page in ownedPages() { try await compare(page) }
         }
         return stale
     }

@@ -39,6 +39,25 @@ struct RetryingHTTPClientTests {
         await fake.stop()
     }
 
+    @Test("429 halves the requests allowed in flight; successes grow them back by one, up to the maximum")
+    func adaptiveConcurrency() async throws {
+        let fake = FakePort()
+        try await fake.start()
+        let http = client()
+        #expect(http.concurrencyLimit == 8)
+        let request = OutgoingRequest(method: "GET", url: fake.baseURL + "/v1/integration/x")
+        await fake.inject(.init(pathPrefix: "/v1/integration", status: 429, retryAfterSeconds: 0, times: 3))
+        let answered = try await http.send(request)
+        #expect(answered.status == 401)   // an answer that is not overload: a success for the limit
+        #expect(http.concurrencyLimit == 2)   // 8 -> 4 -> 2 -> 1, then one success at 1 -> 2
+        for _ in 0..<(2 + 3) { _ = try await http.send(request) }
+        #expect(http.concurrencyLimit == 4)
+        for _ in 0..<(4 + 5 + 6 + 7) { _ = try await http.send(request) }
+        #expect(http.concurrencyLimit == 8)
+        await http.shutdown()
+        await fake.stop()
+    }
+
     @Test("connection failures are retried and then reported")
     func transport() async throws {
         let http = client(RetryPolicy(maxAttempts: 2, initialBackoff: .milliseconds(5), maxBackoff: .milliseconds(10)), timeout: .milliseconds(500))

@@ -58,10 +58,10 @@ struct SlowSink: ReconcilingSink {
         try await catalog.confirmUnchanged(entities, options: options)
     }
 
-    func ownedCounts(integration: String) async throws -> [String: Int] { try await catalog.ownedCounts(integration: integration) }
+    func ownedAtStart(integration: String) async throws -> OwnedEntities { try await catalog.ownedAtStart(integration: integration) }
 
-    func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String) async throws -> [String: [String]] {
-        try await catalog.staleIdentifiers(blueprints: blueprints, integration: integration, jobID: jobID)
+    func staleIdentifiers(blueprints: Set<String>, integration: String, jobID: String, ownedAtStart: OwnedEntities) async throws -> [String: [String]] {
+        try await catalog.staleIdentifiers(blueprints: blueprints, integration: integration, jobID: jobID, ownedAtStart: ownedAtStart)
     }
 
     func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int {

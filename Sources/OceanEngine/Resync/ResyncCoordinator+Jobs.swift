@@ -49,10 +49,10 @@ extension ResyncCoordinator {
         }
         // What the integration owns before this job writes anything: the denominator of the
         // deletion threshold.
-        var ownedBefore: [String: Int]?
+        var ownedBefore: OwnedEntities?
         if let reconciler = destination.reconciler {
             do {
-                ownedBefore = try await reconciler.ownedCounts(integration: settings.integrationIdentifier)
+                ownedBefore = try await reconciler.ownedAtStart(integration: settings.integrationIdentifier)
             } catch {
                 jobLogger.warning("reading what the integration owns failed; no deletions in this job", metadata: ["error": "\(error)"])
             }

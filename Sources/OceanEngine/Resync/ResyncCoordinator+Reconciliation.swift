@@ -6,10 +6,10 @@ extension ResyncCoordinator {
     /// Deletes, per blueprint, the owned entities this job did not write, when `Reconciliation`
     /// says it is safe; records each blueprint's outcome on the job.
     func reconcile(
-        _ id: String, mapping: PortAppConfig, ownedBefore: [String: Int]?, reconciler: any ReconcilingSink, logger: Logger
+        _ id: String, mapping: PortAppConfig, ownedBefore: OwnedEntities?, reconciler: any ReconcilingSink, logger: Logger
     ) async {
         guard let job = jobsByID[id] else { return }
-        let reconciliation = Reconciliation(progress: job.progress, mapping: mapping, ownedBefore: ownedBefore)
+        let reconciliation = Reconciliation(progress: job.progress, mapping: mapping, ownedBefore: ownedBefore?.counts)
         var outcomes: [BlueprintReconciliation] = []
         var stale: [String: [String]]?
         var listingError: (any Error)?
@@ -27,7 +27,8 @@ extension ResyncCoordinator {
                 if stale == nil && listingError == nil {
                     do {
                         stale = try await reconciler.staleIdentifiers(
-                            blueprints: Set(reconciliation.blueprints), integration: settings.integrationIdentifier, jobID: id)
+                            blueprints: Set(reconciliation.blueprints), integration: settings.integrationIdentifier, jobID: id,
+                            ownedAtStart: ownedBefore ?? OwnedEntities(counts: [:]))
                     } catch {
                         listingError = error
                     }

@@ -6,7 +6,8 @@ public import OceanKit
 ///
 /// Settings (`OCEAN__INTEGRATION__CONFIG__...`): `ENTITY_AMOUNT` (default 20), `ENTITY_KB_SIZE` KiB of
 /// bio per person (default 1), `THIRD_PARTY_BATCH_SIZE` records a page (default 1000),
-/// `THIRD_PARTY_LATENCY_MS` per page (default 0).
+/// `THIRD_PARTY_LATENCY_MS` per page (default 0), `CHANGED_PERCENT` of the persons a year older
+/// (default 0: a resync that finds that share changed).
 public enum FakeIntegration {
     public enum ObjectKind: String, CaseIterable, Sendable {
         case department = "fake-department"
@@ -119,12 +120,14 @@ struct FakeSettings: Sendable {
     let kilobytes: Int
     let batchSize: Int
     let latencyMilliseconds: Int
+    let changedPercent: Int
 
     init(_ config: IntegrationConfig) throws(ConfigurationError) {
         amount = try config.int("entity_amount", default: 20, in: 0...100_000_000)
         kilobytes = try config.int("entity_kb_size", default: 1, in: 0...1024)
         batchSize = try config.int("third_party_batch_size", default: 1000, in: 1...100_000)
         latencyMilliseconds = try config.int("third_party_latency_ms", default: 0, in: 0...600_000)
+        changedPercent = try config.int("changed_percent", default: 0, in: 0...100)
     }
 }
 
@@ -163,7 +166,7 @@ struct FakePersonPages: AsyncSequence, Sendable {
             let owner = FakeIntegration.departments[department]
             for n in nextPerson..<end {
                 let start = batch.bytes.count
-                FakePersonPages.writePerson(n, department: owner, bio: bio, to: &batch.bytes)
+                FakePersonPages.writePerson(n, department: owner, bio: bio, older: n % 100 < settings.changedPercent, to: &batch.bytes)
                 batch.ranges.append(start..<batch.bytes.count)
                 batch.indexes.append(batch.indexes.count)
             }
@@ -176,7 +179,8 @@ struct FakePersonPages: AsyncSequence, Sendable {
     static let lastNames = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman", "Lee"]
 
     /// Every field is a function of (department, n): the same settings always give the same records.
-    static func writePerson(_ n: Int, department: (id: String, name: String), bio: [UInt8], to out: inout [UInt8]) {
+    /// `older`: a year older than by default (`CHANGED_PERCENT`).
+    static func writePerson(_ n: Int, department: (id: String, name: String), bio: [UInt8], older: Bool = false, to out: inout [UInt8]) {
         let seed = n &* 2654435761 &+ department.id.utf8.count
         let name = "\(firstNames[seed % firstNames.count]) \(lastNames[(seed / 7) % lastNames.count])"
         let id = "\(department.id)-\(n)"
@@ -187,7 +191,7 @@ struct FakePersonPages: AsyncSequence, Sendable {
         out.append(contentsOf: #"","email":""#.utf8)
         out.append(contentsOf: "\(id)@fake.example.com".utf8)
         out.append(contentsOf: #"","age":"#.utf8)
-        out.append(contentsOf: String(20 + seed % 45).utf8)
+        out.append(contentsOf: String(20 + seed % 45 + (older ? 1 : 0)).utf8)
         out.append(contentsOf: #","status":""#.utf8)
         out.append(contentsOf: (seed % 5 == 0 ? "NOPE" : "WORKING").utf8)
         out.append(contentsOf: #"","bio":""#.utf8)
@@ -239,6 +243,11 @@ extension FakeIntegration {
             required: false
             default: 0
             description: Milliseconds each page takes to "fetch".
+          - name: changedPercent
+            type: integer
+            required: false
+            default: 0
+            description: Percent of the persons that are a year older than by default (to measure resyncs that find a few changed).
           - name: webhookSecret
             type: string
             required: false

@@ -24,6 +24,10 @@ public final class RetryingHTTPClient: Sendable {
 
     /// `requestsPerSecond` (with bursts of up to `burst`) paces every attempt, retries included:
     /// for third-party APIs with a published rate limit.
+    /// Requests allowed in flight now: `maxConcurrentRequests`, halved after each 429 and grown back
+    /// by one after as many successes in a row (never below one).
+    public var concurrencyLimit: Int { slots.limit }
+
     public init(
         policy: RetryPolicy = .init(), timeout: Duration = .seconds(30), maxConcurrentRequests: Int = 8,
         requestsPerSecond: Double? = nil, burst: Int = 1, maxResponseBytes: Int = 64 << 20, logger: Logger? = nil
@@ -70,6 +74,8 @@ public final class RetryingHTTPClient: Sendable {
             do {
                 if let rateLimiter { try await rateLimiter.wait() }
                 let response = try await slots.withSlot { try await self.attempt(request) }
+                // 429: the other side is overloaded; fewer requests at once until it stops.
+                if response.status == 429 { slots.throttled() } else if response.status < 500 { slots.succeeded() }
                 guard policy.retryableStatuses.contains(response.status) else { return response }
                 retryAfter = Self.retryAfter(response.header("Retry-After"))
                 failure = HTTPCallError(code: .status, status: response.status,
