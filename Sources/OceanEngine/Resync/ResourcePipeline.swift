@@ -20,8 +20,9 @@ struct ProgressDelta: Sendable {
 /// sink, and the counts to the coordinator.
 ///
 /// Back-pressure: at most `maxBatchesInFlight` batches are being mapped or written; the handler's
-/// next batch is taken only when one of them is done, so a slow sink slows the handler down and
-/// memory stays flat whatever the number of records.
+/// next batch is taken only when the oldest of them is done, so a slow sink slows the handler down
+/// and memory stays flat whatever the number of records. Those batches are written concurrently,
+/// so the destination's requests in flight stay full while a batch's last requests finish.
 struct ResourcePipeline: Sendable {
     let context: ResyncContext
     let handlers: [OceanIntegration.ErasedHandler]
@@ -67,7 +68,10 @@ struct ResourcePipeline: Sendable {
                         if state.examples.count == examplesWanted { await examples(state.examples) }
                     }
                     let pool = self.pool, plan = self.plan, resourceIndex = context.resourceIndex
-                    state.inFlight.append(Task { await pool.map(batch, plan: plan, resources: [resourceIndex], problemLimit: ResourceProgress.errorLimit) })
+                    state.inFlight.append(Task {
+                        let mapped = await pool.map(batch, plan: plan, resources: [resourceIndex], problemLimit: ResourceProgress.errorLimit)
+                        return await self.write(mapped)
+                    })
                     if state.inFlight.count >= maxBatchesInFlight {
                         try await drainOne(state)
                     }
@@ -81,6 +85,7 @@ struct ResourcePipeline: Sendable {
             return .succeeded
         } catch {
             if error is CancellationError || Task.isCancelled {
+                for task in state.inFlight { task.cancel() }
                 for task in state.inFlight { _ = await task.value }
                 return .cancelled
             }
@@ -102,8 +107,21 @@ struct ResourcePipeline: Sendable {
         }
     }
 
+    /// What writing one mapped batch gave: its counts, and the sink's failure when it failed as a whole.
+    struct BatchOutcome: Sendable {
+        var delta: ProgressDelta
+        var sinkFailure: SinkFailure?
+    }
+
+    /// Reports the oldest batch in flight once it is written (in order, whatever order they finish in).
     private func drainOne(_ state: PipelineState) async throws {
-        let result = await state.inFlight.removeFirst().value
+        let outcome = await state.inFlight.removeFirst().value
+        await report(outcome.delta)
+        if let failure = outcome.sinkFailure { throw failure }
+    }
+
+    /// Writes one mapped batch: what changed (or everything, without digests) goes to the sink.
+    private func write(_ result: MappingResult) async -> BatchOutcome {
         var delta = ProgressDelta()
         delta.fetched = result.records
         delta.filtered = result.filteredOut
@@ -137,8 +155,7 @@ struct ResourcePipeline: Sendable {
                 outcome = sent.isEmpty ? UpsertOutcome(upserted: 0) : try await sink.upsert(sent, options: options)
             } catch {
                 if let claim { recentChanges?.release(claim) }
-                await report(delta)
-                throw SinkFailure(underlying: error)
+                return BatchOutcome(delta: delta, sinkFailure: SinkFailure(underlying: error))
             }
             if let claim { recentChanges?.release(claim) }
             delta.upserted = outcome.upserted
@@ -150,7 +167,7 @@ struct ResourcePipeline: Sendable {
                 await remember(sent, entities: entities, digested: digested, failures: outcome.failures, in: digests)
             }
         }
-        await report(delta)
+        return BatchOutcome(delta: delta)
     }
 
     /// `entities` split into those to send and those whose last write was the same. An entity with
@@ -206,7 +223,7 @@ struct ResourcePipeline: Sendable {
         }
     }
 
-    private struct SinkFailure: Error {
+    struct SinkFailure: Error {
         let underlying: any Error
     }
 }
@@ -214,6 +231,6 @@ struct ResourcePipeline: Sendable {
 /// The mutable state of one pipeline run; used only from the handler's own task.
 private final class PipelineState {
     var fetched = 0
-    var inFlight: [Task<MappingResult, Never>] = []
+    var inFlight: [Task<ResourcePipeline.BatchOutcome, Never>] = []
     var examples: [[UInt8]] = []
 }
