@@ -237,20 +237,26 @@ public final class PortSink: ReconcilingSink, Sendable {
         return stale
     }
 
+    /// Requests of at most 100 identifiers, sent together (the client's bound on requests in flight
+    /// keeps Port's load in check).
     public func delete(blueprint: String, identifiers: [String], integration: String, deleteDependents: Bool) async throws -> Int {
-        var deleted = 0
-        var start = 0
-        while start < identifiers.count {
-            let batch = Array(identifiers[start..<min(identifiers.count, start + Self.maxDeletesPerRequest)])
-            start += batch.count
-            let body = try JSONEncoder().encode(PortPayloads.BulkDelete(entities: batch))
-            let response = try await client.callExpectingSuccess(
-                "POST", "/v1/blueprints/\(Self.escape(blueprint))/bulk/entities/delete",
-                query: [("delete_dependents", deleteDependents ? "true" : "false")], body: Array(body))
-            let answer = try? JSONDecoder().decode(PortPayloads.BulkDeleteResponse.self, from: Data(response.body))
-            deleted += answer?.deletedEntities?.count ?? batch.count
+        let client = self.client
+        let path = "/v1/blueprints/\(Self.escape(blueprint))/bulk/entities/delete"
+        let query = [("delete_dependents", deleteDependents ? "true" : "false")]
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            var start = 0
+            while start < identifiers.count {
+                let batch = Array(identifiers[start..<min(identifiers.count, start + Self.maxDeletesPerRequest)])
+                start += batch.count
+                let body = Array(try JSONEncoder().encode(PortPayloads.BulkDelete(entities: batch)))
+                group.addTask {
+                    let response = try await client.callExpectingSuccess("POST", path, query: query, body: body)
+                    let answer = try? JSONDecoder().decode(PortPayloads.BulkDeleteResponse.self, from: Data(response.body))
+                    return answer?.deletedEntities?.count ?? batch.count
+                }
+            }
+            return try await group.reduce(0, +)
         }
-        return deleted
     }
 
     public func finishJob(_ jobID: String) async {
