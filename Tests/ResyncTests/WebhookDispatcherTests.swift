@@ -340,7 +340,9 @@ struct WebhookDispatcherTests {
         logger.logLevel = .critical
         let coordinator = ResyncCoordinator(
             integration: ocean, integrationConfig: IntegrationConfig(), mappingSource: FixedMapping(mapping),
-            destination: .reconciling(SlowSink(catalog: catalog, delay: .milliseconds(15))), store: catalog, pool: testPool,
+            // (Its batches in flight are written concurrently: the delay is long enough that the
+            // jobs last while a few hundred deliveries go in, even on a fast machine.)
+            destination: .reconciling(SlowSink(catalog: catalog, delay: .milliseconds(45))), store: catalog, pool: testPool,
             settings: .init(integrationIdentifier: "test"), logger: logger, recentChanges: recentChanges)
         try await coordinator.start()
         try await dispatcher.start()
