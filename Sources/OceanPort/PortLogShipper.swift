@@ -51,7 +51,7 @@ public final class PortLogShipper: Service, CustomStringConvertible {
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { extra[key] = .string(redactor.redact("\(value)")) }
         let line = JSON.object([
             "level": .string(level.rawValue.uppercased()), "message": .string(redactor.redact(message)),
-            "timestamp": .string(Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))), "extra": .object(extra),
+            "timestamp": .string(PortSyncReporter.timestamp(Date())), "extra": .object(extra),
         ])
         state.withLock { state in
             if state.lines.count >= capacity || state.finished {

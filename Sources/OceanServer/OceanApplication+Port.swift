@@ -47,16 +47,9 @@ extension OceanApplication {
         var steps: [StartSteps.Step] = []
         let record = port.record.current
         if settings.initializePortResources && !record.resourcesInitialized {
-            let resources = integration.resources
             let mappingText = settings.mappingPath == nil && !record.hasMapping ? integration.defaultMapping : nil
-            let catalog = self.catalog
-            let identifier = settings.integrationIdentifier
-            steps.append(StartSteps.Step(name: "provisioning Port") {
-                let outcome = try await port.provisioner.provision(resources)
-                // New blueprints hold nothing: what was written before (elsewhere) is to be written again.
-                try await catalog.forgetDigests(integration: identifier, blueprints: outcome.created)
-                if let mappingText { try await port.integration.saveMapping(mappingText) }
-                try await port.integration.markResourcesInitialized(true)
+            steps.append(StartSteps.Step(name: "provisioning Port") { [self] in
+                _ = try await provision(port, mapping: mappingText)
             })
         }
         if settings.eventListener == .webhook {
@@ -78,9 +71,16 @@ extension OceanApplication {
     public func applyPortDefaults() async throws -> ProvisioningOutcome {
         guard let port else { throw StartupError("ocean defaults needs Port: set OCEAN__PORT__CLIENT_ID and OCEAN__PORT__CLIENT_SECRET") }
         let record = try await port.integration.ensureExists(defaultMappingText: integration.defaultMapping)
+        return try await provision(port, mapping: record.hasMapping ? nil : integration.defaultMapping)
+    }
+
+    /// The integration's resources, then `mapping` (when given) as its mapping in Port, then the mark
+    /// that they are initialised: what the start step and `ocean defaults apply` both do.
+    private func provision(_ port: PortParts, mapping: String?) async throws -> ProvisioningOutcome {
         let outcome = try await port.provisioner.provision(integration.resources)
+        // New blueprints hold nothing: what was written before (elsewhere) is to be written again.
         try await catalog.forgetDigests(integration: settings.integrationIdentifier, blueprints: outcome.created)
-        if !record.hasMapping, let mapping = integration.defaultMapping { try await port.integration.saveMapping(mapping) }
+        if let mapping { try await port.integration.saveMapping(mapping) }
         try await port.integration.markResourcesInitialized(true)
         return outcome
     }
