@@ -376,7 +376,13 @@ struct JQFaultTests {
         #expect(good.contains(#""mod":1"#), "\(good)")
         #expect(service.process.isRunning, "the service died: \(service.output.suffix(2000))")
         #expect(try await fetch(port: port, "GET", "/health/live").status == 200)
-        let failed = try await fetch(port: port, "GET", "/webhooks/deliveries?limit=10")
+        // The bad deliveries run alongside the good one and may finish after it (one waits out the
+        // jq time limit): wait until none is pending.
+        var failed = try await fetch(port: port, "GET", "/webhooks/deliveries?limit=10")
+        for _ in 0..<200 where failed.text.contains(#""status":"pending""#) {
+            try await Task.sleep(for: .milliseconds(100))
+            failed = try await fetch(port: port, "GET", "/webhooks/deliveries?limit=10")
+        }
         #expect(failed.text.contains("libjq 1.6 crashed"), "\(failed.text)")
         kill(service.process.processIdentifier, SIGTERM)
         _ = try await service.exitStatus(within: .seconds(30))
